@@ -1,0 +1,59 @@
+"""Built-in data sets of the case studies (generated, never downloaded)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["grid_clusters"]
+
+
+def grid_clusters(
+    n: int = 300,
+    missing: tuple[float, float] | None = (2 / 6, 3 / 6),
+    noise: float = 0.04 / 6,
+    random_seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Clusters at the centres ``(i/6, j/6)``, ``i, j = 1..5``, of a 5×5 grid, one left out.
+
+    Each point picks one of the present centres uniformly and adds isotropic
+    Gaussian noise of standard deviation ``noise``.
+
+    Parameters
+    ----------
+    n : int, default 300
+        Number of points.
+    missing : tuple of float or None, default (2/6, 3/6)
+        Centre left out of the grid, or ``None`` to keep all 25.
+    noise : float, default 0.04/6
+        Standard deviation of the noise.
+    random_seed : int or Generator, optional
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+
+    Examples
+    --------
+    >>> from pymc_ebm.datasets import grid_clusters
+    >>> grid_clusters(n=10, random_seed=0).shape
+    (10, 2)
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be non-negative, got {noise!r}")
+    centres = grid_centres()
+    if missing is not None:
+        distance = np.linalg.norm(centres - np.asarray(missing, dtype=float), axis=1)
+        if distance.min() > 1e-9:
+            raise ValueError(f"missing={missing!r} is not a grid centre")
+        centres = centres[distance > 1e-9]
+    rng = np.random.default_rng(random_seed)
+    picks = rng.integers(len(centres), size=n)
+    return centres[picks] + noise * rng.standard_normal((n, 2))
+
+
+def grid_centres() -> np.ndarray:
+    """The 25 centres ``(i/6, j/6)`` of the grid, shape ``(25, 2)``."""
+    i, j = np.meshgrid(np.arange(1, 6), np.arange(1, 6), indexing="ij")
+    return np.stack([i.ravel(), j.ravel()], axis=1) / 6.0

@@ -1,0 +1,9 @@
+"""Energy functions: expert families and their combinations."""
+
+from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.combine import Mixture, ProductOfExperts
+from pymc_ebm.energies.gaussian import Gaussian
+from pymc_ebm.energies.student_t import StudentT
+from pymc_ebm.energies.unigauss import UniGauss
+
+__all__ = ["Energy", "Gaussian", "Mixture", "ProductOfExperts", "StudentT", "UniGauss"]

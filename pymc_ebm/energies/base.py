@@ -1,0 +1,158 @@
+"""The :class:`Energy` base class shared by every expert family.
+
+An energy holds its parameters as ``pytensor.shared`` variables on an
+unconstrained scale (``log_sigma`` rather than ``sigma``) so that gradient
+updates can never leave the valid region, and builds per-row energies of a
+batch of visible vectors as a PyTensor graph.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.tensor.variable import TensorVariable
+
+__all__ = ["Energy"]
+
+
+class Energy(ABC):
+    """Base class of all energies: ``p(v) ∝ exp(-E(v))``.
+
+    Subclasses set ``dim`` and ``n_experts``, store their parameters as
+    shared variables in ``self._params`` (a name → shared variable dict), and
+    implement :meth:`energy`.
+
+    Attributes
+    ----------
+    dim : int
+        Dimension of a visible vector.
+    n_experts : int
+        Number of experts the object holds.
+    params : list of SharedVariable
+        The learnable parameters (unconstrained scale), updated in place.
+    domain : tuple of ndarray or None
+        ``(low, high)`` arrays of shape ``(dim,)`` when the density lives on a
+        box, ``None`` when it lives on the whole space.
+    """
+
+    dim: int
+    n_experts: int
+    domain: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __init__(self) -> None:
+        self._params: dict[str, SharedVariable] = {}
+
+    # -- parameters -------------------------------------------------------
+    def _add_param(self, name: str, value: np.ndarray) -> SharedVariable:
+        shared = pytensor.shared(
+            np.asarray(value, dtype=pytensor.config.floatX), name=f"{type(self).__name__}.{name}"
+        )
+        self._params[name] = shared
+        return shared
+
+    @property
+    def params(self) -> list[SharedVariable]:
+        """Learnable parameters as shared variables (unconstrained scale)."""
+        return list(self._params.values())
+
+    @property
+    def param_names(self) -> list[str]:
+        """Names of :attr:`params`, in the same order."""
+        return list(self._params)
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copy of the current unconstrained parameter values, by name."""
+        return {name: p.get_value().copy() for name, p in self._params.items()}
+
+    def set_params(self, values: Mapping[str, np.ndarray]) -> None:
+        """Set unconstrained parameter values in place (shapes must match)."""
+        for name, value in values.items():
+            if name not in self._params:
+                raise ValueError(f"unknown parameter {name!r}; expected one of {self.param_names}")
+            shared = self._params[name]
+            value = np.asarray(value, dtype=shared.dtype)
+            old = shared.get_value(borrow=True)
+            if value.shape != old.shape:
+                raise ValueError(f"parameter {name!r} has shape {old.shape}, got {value.shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"parameter {name!r} has non-finite values")
+            shared.set_value(value)
+
+    # -- energies ---------------------------------------------------------
+    @abstractmethod
+    def energy(self, v: TensorVariable) -> TensorVariable:
+        """Per-row energies of a batch.
+
+        Parameters
+        ----------
+        v : TensorVariable, shape (n, dim)
+
+        Returns
+        -------
+        TensorVariable, shape (n,)
+        """
+
+    def expert_log_density(self, v: TensorVariable) -> TensorVariable:
+        """Normalised log density of each expert on its own, shape ``(n, n_experts)``.
+
+        Only families whose experts are proper densities on their own provide
+        it; it is what :class:`~pymc_ebm.Mixture` combines.
+        """
+        raise TypeError(
+            f"{type(self).__name__} experts are not normalised densities on their own, "
+            "so they cannot be mixed"
+        )
+
+    def energy_fn(self):
+        """Compile ``v -> energy(v)`` for NumPy arrays of shape ``(n, dim)``."""
+        v = pt.matrix("v", dtype=pytensor.config.floatX)
+        fn = pytensor.function([v], self.energy(v))
+
+        def evaluate(values: np.ndarray) -> np.ndarray:
+            return fn(np.asarray(values, dtype=pytensor.config.floatX))
+
+        return evaluate
+
+    def __mul__(self, other: Energy) -> Energy:
+        from pymc_ebm.energies.combine import ProductOfExperts
+
+        if not isinstance(other, Energy):
+            return NotImplemented
+        return ProductOfExperts([self, other])
+
+    # -- persistence ------------------------------------------------------
+    @abstractmethod
+    def init_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this energy with its current values.
+
+        Used by :func:`pymc_ebm.save` / :func:`pymc_ebm.load`; values are
+        arrays, or lists of energies for combinations.
+        """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, n_experts={self.n_experts})"
+
+
+def as_float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
+    """Validate an initial value: finite, float, optionally of a given ``ndim``."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers") from err
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite")
+    return array
+
+
+def check_shape(name: str, array: np.ndarray, shape: Sequence[int]) -> None:
+    """Raise ``ValueError`` naming ``name`` when ``array.shape != shape``."""
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}")

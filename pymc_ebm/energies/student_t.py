@@ -1,0 +1,71 @@
+"""Student-t experts: heavy-tailed penalties on "frequently approximately satisfied" constraints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from pymc_ebm.energies.base import Energy, as_float_array, check_shape
+
+__all__ = ["StudentT"]
+
+
+class StudentT(Energy):
+    """Product of Student-t experts, ``E(v) = Σ_j α_j log(1 + ½ (W_j · v)²)``.
+
+    Each row ``W_j`` is a linear constraint; its violation ``W_j · v`` costs
+    energy that grows only logarithmically, so a constraint that is already
+    badly violated does not make things much worse. In one dimension a single
+    expert is a Student-t with ``ν = 2α - 1`` degrees of freedom and scale
+    ``√(2/ν) / |W|``. The product is proper on the whole space when the rows
+    of ``W`` span it and every direction gets total ``α`` above ``1/2``; add a
+    broad :class:`~pymc_ebm.Gaussian` expert to confine it otherwise.
+    The parameters are ``W`` and ``log_alpha``.
+
+    Parameters
+    ----------
+    W : array_like, shape (n_experts, dim)
+        Filters.
+    alpha : array_like, shape (n_experts,)
+        Positive weights of the experts.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> expert = pymc_ebm.StudentT(W=[[1.0]], alpha=[3.5])
+    >>> float(expert.energy_fn()([[0.0]])[0])
+    0.0
+    """
+
+    def __init__(self, W: npt.ArrayLike, alpha: npt.ArrayLike) -> None:
+        super().__init__()
+        W = as_float_array("W", W, ndim=2)
+        self.n_experts, self.dim = W.shape
+        alpha = as_float_array("alpha", alpha, ndim=1)
+        check_shape("alpha", alpha, (self.n_experts,))
+        if np.any(alpha <= 0):
+            raise ValueError("alpha must be positive")
+        self.W = self._add_param("W", W)
+        self.log_alpha = self._add_param("log_alpha", np.log(alpha))
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """Current expert weights, shape ``(n_experts,)``."""
+        return np.exp(self.log_alpha.get_value())
+
+    def filter_outputs(self, v: TensorVariable) -> TensorVariable:
+        """Constraint violations ``v Wᵀ``, shape ``(n, n_experts)``."""
+        return pt.dot(v, self.W.T)
+
+    def energy(self, v: TensorVariable) -> TensorVariable:
+        """Per-row energy, shape ``(n,)``."""
+        s = self.filter_outputs(v)
+        return pt.dot(pt.log1p(0.5 * s**2), pt.exp(self.log_alpha))
+
+    def init_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments with the current values."""
+        return {"W": self.W.get_value().copy(), "alpha": self.alpha}

@@ -1,0 +1,66 @@
+"""Drawing fantasies from an energy with PyMC's samplers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pymc as pm
+from xarray import DataTree
+
+from pymc_ebm.energies.base import Energy
+from pymc_ebm.model import visible
+
+__all__ = ["sample_fantasies"]
+
+
+def sample_fantasies(
+    energy: Energy,
+    draws: int = 1000,
+    chains: int = 4,
+    n_chains: int = 1,
+    random_seed: Any = None,
+    var_name: str = "v",
+    **pm_sample_kwargs: Any,
+) -> DataTree:
+    """Sample ``p(v) ∝ exp(-E(v))`` with ``pm.sample`` and return its ArviZ DataTree.
+
+    Builds a model with :func:`~pymc_ebm.visible` and lets PyMC choose the
+    step method (NUTS for continuous energies, :class:`~pymc_ebm.UniGaussGibbs`
+    for uni-gauss products) unless ``step`` is passed.
+
+    Parameters
+    ----------
+    energy : Energy
+        The energy to sample.
+    draws, chains : int
+        As in ``pm.sample``.
+    n_chains : int, default 1
+        Independent rows inside each PyMC chain.
+    random_seed : int or Generator, optional
+        Passed to ``pm.sample``.
+    var_name : str, default "v"
+        Name of the visible variable in the posterior group.
+    **pm_sample_kwargs
+        Anything else ``pm.sample`` takes (``tune``, ``step``, ``cores``...).
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior[var_name]`` has shape ``(chains, draws, n_chains, dim)``.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> experts = pymc_ebm.Gaussian(np.zeros((4, 1)), np.ones((4, 1)))
+    >>> idata = pymc_ebm.sample_fantasies(
+    ...     experts, draws=50, tune=50, chains=1, random_seed=1, progressbar=False
+    ... )
+    >>> idata.posterior["v"].shape
+    (1, 50, 1, 1)
+    """
+    with pm.Model() as model:
+        visible(var_name, energy, n_chains=n_chains)
+    pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
+    return pm.sample(
+        draws=draws, chains=chains, random_seed=random_seed, model=model, **pm_sample_kwargs
+    )
