@@ -66,6 +66,11 @@ class Energy(ABC):
         """Names of :attr:`params`, in the same order."""
         return list(self._params)
 
+    @property
+    def decayed_params(self) -> list[str]:
+        """Names of the parameters that weight decay shrinks (all of them by default)."""
+        return self.param_names
+
     def get_params(self) -> dict[str, np.ndarray]:
         """Copy of the current unconstrained parameter values, by name."""
         return {name: p.get_value().copy() for name, p in self._params.items()}

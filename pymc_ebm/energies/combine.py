@@ -73,6 +73,13 @@ class _Combination(Energy):
                 names.append(name)
         return names
 
+    @property
+    def decayed_params(self) -> list[str]:
+        """The parts' decayed parameters, as ``"<part index>.<name>"``."""
+        return [
+            f"{i}.{name}" for i, expert in enumerate(self.experts) for name in expert.decayed_params
+        ]
+
 
 class ProductOfExperts(_Combination):
     """Product of experts: energies add, ``E(v) = Σ_k E_k(v)``.

@@ -29,8 +29,10 @@ def gaussian_log_density(v: TensorVariable, mu, log_sigma) -> TensorVariable:
     TensorVariable, shape (n, n_experts)
     """
     z = (v[:, None, :] - mu[None, :, :]) * pt.exp(-log_sigma)[None, :, :]
+    # cast the (int64) dimension, or it would upcast float32 graphs to float64
+    dim = pt.cast(mu.shape[-1], z.dtype)
     return -0.5 * pt.sum(z**2, axis=-1) - pt.sum(log_sigma, axis=-1)[None, :] - (
-        0.5 * LOG_2PI * mu.shape[-1]
+        0.5 * LOG_2PI * dim
     )
 
 

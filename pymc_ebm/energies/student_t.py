@@ -57,6 +57,11 @@ class StudentT(Energy):
         """Current expert weights, shape ``(n_experts,)``."""
         return np.exp(self.log_alpha.get_value())
 
+    @property
+    def decayed_params(self) -> list[str]:
+        """Weight decay shrinks the filters ``W`` only."""
+        return ["W"]
+
     def filter_outputs(self, v: TensorVariable) -> TensorVariable:
         """Constraint violations ``v Wᵀ``, shape ``(n, n_experts)``."""
         return pt.dot(v, self.W.T)

@@ -1,0 +1,30 @@
+"""Command line: ``python -m pymc_ebm demo {unigauss,four-squares} --out DIR [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+DEMOS = {
+    "unigauss": "pymc_ebm.studies.unigauss_clusters",
+    "four-squares": "pymc_ebm.studies.four_squares",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run a demo; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m pymc_ebm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run a case study end to end")
+    demo.add_argument("name", choices=sorted(DEMOS))
+    demo.add_argument("--out", default="demo_output", help="folder for figures and summary.json")
+    demo.add_argument("--quick", action="store_true", help="small sizes (seconds, for tests)")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(DEMOS[args.name])
+    module.run(args.out, quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The 24-cluster study: 15 uni-gauss experts learn a 5×5 grid with one cell missing.
+
+Shared by ``python -m pymc_ebm demo unigauss`` and the case-study notebook
+``case_studies/02_unigauss_clusters``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from pymc_ebm.datasets import grid_centres, grid_clusters
+from pymc_ebm.diagnostics import DiagnosticsSummary, summary
+from pymc_ebm.energies.unigauss import UniGauss
+from pymc_ebm.model import hidden, visible
+from pymc_ebm.training import ContrastiveDivergence
+
+__all__ = ["StudySettings", "cell_shares", "fantasy_metrics", "initial_experts", "run", "train"]
+
+MISSING = (2 / 6, 3 / 6)
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Sizes of the study; :meth:`quick` shrinks them for tests."""
+
+    n_data: int = 300
+    n_experts: int = 15
+    sigma0: float = 0.2
+    cd1_updates: int = 2000
+    long_updates: int = 1000
+    long_k: int = 10
+    learning_rate: float = 0.01
+    batch_size: int = 100
+    draws: int = 1000
+    tune: int = 200
+    chains: int = 4
+    n_chains: int = 25
+    seed: int = 0
+    compare_draws: int = 500
+    compare_rows: int = 4
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls) -> StudySettings:
+        """Small sizes that run in seconds (for tests and ``--quick``)."""
+        return cls(
+            cd1_updates=150,
+            long_updates=50,
+            long_k=3,
+            draws=200,
+            tune=50,
+            n_chains=10,
+            compare_draws=60,
+            compare_rows=2,
+        )
+
+
+def initial_experts(X: np.ndarray, settings: StudySettings) -> UniGauss:
+    """Experts on randomly chosen data points, broad, mixing proportions 0.5, uniform on [0,1]²."""
+    rng = np.random.default_rng(settings.seed)
+    rows = rng.choice(len(X), settings.n_experts, replace=False)
+    sigma = np.full((settings.n_experts, 2), settings.sigma0)
+    return UniGauss(X[rows], sigma, np.full(settings.n_experts, 0.5), low=0.0, high=1.0)
+
+
+def train(X: np.ndarray, settings: StudySettings) -> tuple[UniGauss, xr.Dataset, float]:
+    """CD-1, then CD with longer chains (``long_k`` Gibbs sweeps), with Adam.
+
+    Returns the trained experts, the concatenated history and the training time.
+    """
+    experts = initial_experts(X, settings)
+    started = time.perf_counter()
+    histories = []
+    for phase, (k, n_updates, lr) in enumerate(
+        [
+            (1, settings.cd1_updates, settings.learning_rate),
+            (settings.long_k, settings.long_updates, settings.learning_rate / 3),
+        ]
+    ):
+        trainer = ContrastiveDivergence(
+            experts,
+            sampler="gibbs",
+            k=k,
+            batch_size=settings.batch_size,
+            learning_rate=lr,
+            optimizer="adam",
+            random_seed=settings.seed + phase,
+        )
+        history = trainer.fit(X, n_updates=n_updates, progress=False)
+        histories.append(history.assign_coords(phase=("update", np.full(n_updates, phase))))
+    history = xr.concat(histories, dim="update")
+    history = history.assign_coords(update=np.arange(history.sizes["update"]))
+    return experts, history, time.perf_counter() - started
+
+
+def cell_shares(samples: np.ndarray) -> np.ndarray:
+    """Share of the points whose nearest grid centre is each of the 25 centres, shape (25,)."""
+    centres = grid_centres()
+    points = np.asarray(samples).reshape(-1, 2)
+    nearest = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    return np.bincount(nearest, minlength=len(centres)) / len(points)
+
+
+def fantasy_metrics(samples: np.ndarray) -> dict[str, float]:
+    """``missing_cell_ratio`` and ``present_cells_covered`` of fantasies (any shape (..., 2))."""
+    shares = cell_shares(samples)
+    missing = int(np.argmin(((grid_centres() - np.asarray(MISSING)) ** 2).sum(-1)))
+    present = np.delete(shares, missing)
+    return {
+        "missing_cell_ratio": float(shares[missing] / present.mean()),
+        "present_cells_covered": int(np.sum(present >= 0.01)),
+    }
+
+
+def sample_experts(
+    experts: UniGauss,
+    settings: StudySettings,
+    *,
+    n_chains: int,
+    draws: int,
+    default_steps: bool = False,
+    seed_offset: int = 0,
+):
+    """Fantasies with ``pm.sample``: UniGaussGibbs (chosen by PyMC) or PyMC's default steps.
+
+    ``default_steps=True`` builds the joint model ``p(v, h)`` and hands PyMC
+    the steps it assigns without pymc_ebm: NUTS on ``v`` and
+    BinaryGibbsMetropolis on ``h``.
+    """
+    with pm.Model() as model:
+        v = visible("v", experts, n_chains=n_chains)
+        h = hidden("h", experts, v)
+        step = [pm.NUTS([v]), pm.BinaryGibbsMetropolis([h])] if default_steps else None
+        started = time.perf_counter()
+        idata = pm.sample(
+            draws=draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=1,
+            step=step,
+            random_seed=settings.seed + 100 + seed_offset,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    return idata, time.perf_counter() - started
+
+
+def ess_per_second(idata, seconds: float) -> float:
+    """Median bulk ESS of ``v`` per second of sampling."""
+    return float(np.median(summary(idata, var_names=["v"]).variables["ess_bulk"]) / seconds)
+
+
+def run(out_dir: str | Path, quick: bool = False, compare: bool = True) -> dict[str, Any]:
+    """Train, sample fantasies, diagnose, draw figures, write ``summary.json``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Where figures and ``summary.json`` go (created).
+    quick : bool
+        Use :meth:`StudySettings.quick`.
+    compare : bool
+        Also time PyMC's default NUTS + BinaryGibbsMetropolis on the same model.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from pymc_ebm.studies import unigauss_figures as figures
+
+    settings = StudySettings.quick() if quick else StudySettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    X = grid_clusters(settings.n_data, missing=MISSING, random_seed=settings.seed)
+    experts, history, train_seconds = train(X, settings)
+    idata, sample_seconds = sample_experts(
+        experts, settings, n_chains=settings.n_chains, draws=settings.draws
+    )
+    diagnostics: DiagnosticsSummary = summary(idata, var_names=["v"])
+    fantasies = idata.posterior["v"].values
+    result: dict[str, Any] = {
+        **fantasy_metrics(fantasies),
+        "rhat_max": diagnostics.rhat_max,
+        "ess_bulk_min": diagnostics.ess_bulk_min,
+        "train_seconds": train_seconds,
+        "sample_seconds": sample_seconds,
+        "n_fantasies": int(np.prod(fantasies.shape[:-1])),
+        "final_energy_gap": float(history["energy_gap"][-100:].mean()),
+    }
+    print(diagnostics)
+    if compare:
+        gibbs, gibbs_s = sample_experts(
+            experts, settings, n_chains=settings.compare_rows, draws=settings.compare_draws,
+            seed_offset=1,
+        )
+        default, default_s = sample_experts(
+            experts, settings, n_chains=settings.compare_rows, draws=settings.compare_draws,
+            default_steps=True, seed_offset=2,
+        )
+        result["ess_per_second_gibbs"] = ess_per_second(gibbs, gibbs_s)
+        result["ess_per_second_default"] = ess_per_second(default, default_s)
+        result["ess_per_second_ratio"] = result["ess_per_second_gibbs"] / max(
+            result["ess_per_second_default"], 1e-12
+        )
+        figures.mixing(gibbs, default, out / "mixing.png")
+    figures.experts(X, experts, out / "experts.png")
+    figures.free_energy(X, experts, out / "free_energy.png")
+    figures.fantasies(X, fantasies, out / "fantasies.png")
+    figures.training(history, out / "training.png")
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return result

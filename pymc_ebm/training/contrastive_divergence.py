@@ -1,0 +1,255 @@
+"""Learning an energy by contrastive divergence (CD-k, persistent CD, HMC shortcut)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+
+from pymc_ebm.energies.base import Energy
+from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
+from pymc_ebm.training.optimizers import Optimizer, make_optimizer
+from pymc_ebm.training.progress import UpdateProgress
+
+__all__ = ["ContrastiveDivergence", "NonFiniteUpdateError"]
+
+
+class NonFiniteUpdateError(FloatingPointError):
+    """An update produced non-finite energies or parameters; nothing was written."""
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class ContrastiveDivergence:
+    """Contrastive-divergence learning of an energy's parameters.
+
+    Each update takes a minibatch ``d``, gets negative samples ``c`` by
+    running a PyMC step method ``k`` times on a batch model (from the data:
+    CD-k, the lecture's "shortcut"; or from persistent chains: PCD), and
+    moves the shared parameters down
+
+    ``⟨∂E/∂θ⟩_d − ⟨∂E/∂θ⟩_c  (+ weight_decay · θ)``
+
+    with SGD-momentum or Adam, in one compiled PyTensor function. The
+    parameters live on an unconstrained scale (``log_sigma``, ``logit_pi``...),
+    so they always stay valid. An update whose energies or new parameters
+    are not finite is not applied: :class:`NonFiniteUpdateError` is raised
+    and the parameters and history of the last good update remain.
+
+    Parameters
+    ----------
+    energy : Energy
+        The energy to train, updated in place.
+    sampler : {"gibbs", "hmc", "nuts"} or callable, default "gibbs"
+        Negative-phase step method: :class:`~pymc_ebm.UniGaussGibbs` (uni-gauss
+        energies), :class:`~pymc_ebm.ShortRunHMC`, PyMC's ``NUTS``, or a
+        callable ``f(model, **step_kwargs)`` returning a step method.
+    k : int, default 1
+        Step-method calls per update.
+    batch_size : int, default 100
+        Rows per minibatch (and rows of the batch model).
+    learning_rate : float, default 0.01
+    momentum : float, default 0.9
+        SGD momentum (or Adam's ``beta1``).
+    weight_decay : float, default 0.0
+        L2 penalty on the parameters listed in ``energy.decayed_params``.
+    optimizer : {"sgd", "adam"} or Optimizer, default "sgd"
+    persistent : bool, default False
+        Keep the negative chains between updates (PCD).
+    step_kwargs : dict, optional
+        Passed to the step method (e.g. ``n_steps``, ``step_size``).
+    random_seed : int, optional
+        Seeds minibatch order and the step method.
+
+    Attributes
+    ----------
+    history : xarray.Dataset
+        One entry per finished update along dimension ``update``.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> expert = pymc_ebm.UniGauss([[0.4, 0.4]], [[0.3, 0.3]], [0.5])
+    >>> cd = pymc_ebm.ContrastiveDivergence(expert, batch_size=20, learning_rate=0.05,
+    ...                                      random_seed=0)
+    >>> X = pymc_ebm.datasets.grid_clusters(n=100, random_seed=0)
+    >>> history = cd.fit(X, n_updates=5, progress=False)
+    >>> history.sizes["update"]
+    5
+    """
+
+    def __init__(
+        self,
+        energy: Energy,
+        sampler: str | StepFactory = "gibbs",
+        k: int = 1,
+        batch_size: int = 100,
+        learning_rate: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        optimizer: str | Optimizer = "sgd",
+        persistent: bool = False,
+        step_kwargs: dict[str, Any] | None = None,
+        random_seed: int | None = None,
+    ) -> None:
+        if not isinstance(energy, Energy):
+            raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+        if not callable(sampler) and sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
+        self.k = _positive_int("k", k)
+        self.batch_size = _positive_int("batch_size", batch_size)
+        if not np.isfinite(weight_decay) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
+        self.energy = energy
+        self.sampler = sampler
+        self.weight_decay = float(weight_decay)
+        self.persistent = bool(persistent)
+        self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
+        self._rng = np.random.default_rng(random_seed)
+        step_rng, self._batch_rng = self._rng.spawn(2)
+        self.negative_phase = NegativePhase(energy, self.batch_size, sampler, step_kwargs, step_rng)
+        self._update = self._compile_update()
+        self._records: list[dict[str, float]] = []
+        self._chains: np.ndarray | None = None
+        self._order: np.ndarray = np.empty(0, dtype=int)
+
+    # -- the compiled update ---------------------------------------------
+    def _compile_update(self):
+        energy = self.energy
+        data = pt.matrix("data", dtype=pytensor.config.floatX)
+        negatives = pt.matrix("negatives", dtype=pytensor.config.floatX)
+        e_data = pt.mean(energy.energy(data))
+        e_negative = pt.mean(energy.energy(negatives))
+        params = energy.params
+        grads = pt.grad(e_data - e_negative, params)
+        decayed = set(energy.decayed_params)
+        if self.weight_decay > 0:
+            grads = [
+                g + self.weight_decay * p if name in decayed else g
+                for name, p, g in zip(energy.param_names, params, grads, strict=True)
+            ]
+        param_updates, state_updates = self.optimizer.updates(params, grads)
+        finite = pt.isfinite(e_data) & pt.isfinite(e_negative)
+        for _, new in param_updates:
+            finite = finite & pt.all(pt.isfinite(new))
+        guarded = [(p, pt.switch(finite, new, p)) for p, new in param_updates]
+        guarded += [(s, pt.switch(finite, new, s)) for s, new in state_updates]
+        grad_norm = pt.sqrt(sum(pt.sum(g**2) for g in grads))
+        return pytensor.function(
+            [data, negatives],
+            [e_data, e_negative, finite, grad_norm],
+            updates=guarded,
+            trust_input=True,
+        )
+
+    # -- validation --------------------------------------------------------
+    def _check_data(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.energy.dim:
+            raise ValueError(
+                f"{name} must have shape (n, {self.energy.dim}) for this energy, got {X.shape}"
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{name} contains NaN or inf")
+        if self.energy.domain is not None:
+            low, high = self.energy.domain
+            if np.any(X < low) or np.any(X > high):
+                raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
+            margin = 1e-6 * (high - low)
+            X = np.clip(X, low + margin, high - margin)
+        return X.astype(pytensor.config.floatX)
+
+    # -- training ----------------------------------------------------------
+    def partial_fit(self, batch: npt.ArrayLike) -> dict[str, float]:
+        """One update on one minibatch of shape ``(batch_size, dim)``; returns its record."""
+        batch = self._check_data(batch, "batch")
+        if batch.shape[0] != self.batch_size:
+            raise ValueError(f"batch must have {self.batch_size} rows, got {batch.shape[0]}")
+        return self._step(batch)
+
+    def _step(self, batch: np.ndarray) -> dict[str, float]:
+        started = time.perf_counter()
+        start = self._chains if (self.persistent and self._chains is not None) else batch
+        negatives, stats = self.negative_phase.run(start, self.k)
+        negatives = negatives.astype(batch.dtype, copy=False)
+        e_data, e_negative, finite, grad_norm = self._update(batch, negatives)
+        if not finite:
+            raise NonFiniteUpdateError(
+                f"update {len(self._records)} gave non-finite energies or parameters "
+                f"(data energy {float(e_data)}, negative energy {float(e_negative)}); "
+                "parameters were left at the last good update. Lower the learning rate or "
+                "the sampler's step size."
+            )
+        if self.persistent:
+            self._chains = negatives
+        record = {
+            "energy_data": float(e_data),
+            "energy_negative": float(e_negative),
+            "energy_gap": float(e_negative - e_data),
+            "grad_norm": float(grad_norm),
+            **{f"stat_{key}": value for key, value in stats.items()},
+            **{
+                f"norm_{name}": float(np.linalg.norm(p.get_value(borrow=True)))
+                for name, p in zip(self.energy.param_names, self.energy.params, strict=True)
+            },
+            "seconds": time.perf_counter() - started,
+        }
+        self._records.append(record)
+        return record
+
+    def _next_batch(self, X: np.ndarray) -> np.ndarray:
+        if self._order.size < self.batch_size:
+            self._order = np.concatenate([self._order, self._batch_rng.permutation(len(X))])
+        rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
+        return X[rows]
+
+    def fit(self, X: npt.ArrayLike, n_updates: int = 1000, progress: bool = True) -> xr.Dataset:
+        """Run ``n_updates`` updates on random minibatches of ``X`` (shape ``(n, dim)``).
+
+        Interrupting with Ctrl-C stops after the last finished update and
+        keeps its parameters and history.
+
+        Returns
+        -------
+        xarray.Dataset
+            :attr:`history`, one entry per update so far.
+        """
+        X = self._check_data(X)
+        n_updates = _positive_int("n_updates", n_updates)
+        if len(X) < self.batch_size:
+            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
+        if self.persistent and self._chains is None:
+            self._chains = self._next_batch(X)
+        with UpdateProgress(n_updates, enabled=progress) as bar:
+            try:
+                for _ in range(n_updates):
+                    record = self._step(self._next_batch(X))
+                    bar.advance(record)
+            except KeyboardInterrupt:
+                bar.interrupted(len(self._records))
+        return self.history
+
+    @property
+    def history(self) -> xr.Dataset:
+        """Training history: energies, their gap, step statistics, parameter norms."""
+        keys: list[str] = []
+        for record in self._records:
+            keys += [key for key in record if key not in keys]
+        data = {
+            key: ("update", np.array([r.get(key, np.nan) for r in self._records], dtype=float))
+            for key in keys
+        }
+        return xr.Dataset(
+            data,
+            coords={"update": np.arange(len(self._records))},
+            attrs={"sampler": str(self.sampler), "k": self.k, "batch_size": self.batch_size},
+        )

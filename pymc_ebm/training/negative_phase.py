@@ -1,0 +1,123 @@
+"""The negative phase of contrastive divergence: a PyMC step method run on a batch model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+
+from pymc_ebm.energies.base import Energy
+from pymc_ebm.model import visible
+
+__all__ = ["NegativePhase", "SAMPLERS"]
+
+SAMPLERS = ("gibbs", "hmc", "nuts")
+
+StepFactory = Callable[[pm.Model], Any]
+
+
+class NegativePhase:
+    """Run ``k`` steps of a PyMC step method from a batch of starting points.
+
+    The batch model holds ``batch_size`` independent rows (``visible`` with
+    ``n_chains=batch_size``); the step method moves all rows at once, and the
+    rows come back in the data space (through the variable's transform).
+
+    Parameters
+    ----------
+    energy : Energy
+        The energy being learned (its shared parameters are read by the step).
+    batch_size : int
+        Rows of the batch model.
+    sampler : {"gibbs", "hmc", "nuts"} or callable
+        ``"gibbs"``: :class:`~pymc_ebm.UniGaussGibbs`; ``"hmc"``:
+        :class:`~pymc_ebm.ShortRunHMC`; ``"nuts"``: PyMC's NUTS; a callable
+        gets the batch model and returns a step method.
+    step_kwargs : dict, optional
+        Keyword arguments of the step method's constructor.
+    rng : numpy.random.Generator
+        Source of the step method's randomness.
+    """
+
+    def __init__(
+        self,
+        energy: Energy,
+        batch_size: int,
+        sampler: str | StepFactory,
+        step_kwargs: dict[str, Any] | None,
+        rng: np.random.Generator,
+    ) -> None:
+        self.energy = energy
+        self.batch_size = batch_size
+        with pm.Model() as model:
+            self.v = visible("v", energy, n_chains=batch_size)
+        self.model = model
+        self.value_name = model.rvs_to_values[self.v].name
+        self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
+        self._to_value, self._from_value = self._transforms()
+        self._point = {
+            name: np.array(value) for name, value in model.initial_point().items()
+        }
+
+    def _build_step(self, sampler, step_kwargs, rng):
+        model = self.model
+        if callable(sampler):
+            step = sampler(model, **step_kwargs)
+        elif sampler == "gibbs":
+            from pymc_ebm.step_methods import UniGaussGibbs
+
+            step = UniGaussGibbs(vars=[self.v], model=model, **step_kwargs)
+        elif sampler == "hmc":
+            from pymc_ebm.step_methods import ShortRunHMC
+
+            step = ShortRunHMC(vars=[self.v], model=model, **step_kwargs)
+        elif sampler == "nuts":
+            step = pm.NUTS(vars=[self.v], model=model, **step_kwargs)
+        else:
+            raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
+        if not hasattr(step, "step"):
+            raise TypeError("the sampler callable must return a PyMC step method")
+        step.setup_chain(rng, tune=1, draws=0)
+        return step
+
+    def _transforms(self):
+        transform = self.model.rvs_to_transforms.get(self.v)
+        x = pt.matrix("x", dtype=self.v.dtype)
+        if transform is None:
+            return (lambda a: a), (lambda a: a)
+        inputs = self.v.owner.inputs
+        forward = pytensor.function([x], transform.forward(x, *inputs))
+        backward = pytensor.function([x], transform.backward(x, *inputs))
+        return forward, backward
+
+    def run(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
+        """Move ``start`` (shape ``(batch_size, dim)``) by ``k`` steps.
+
+        Returns the negatives in data space and the step statistics averaged
+        over the ``k`` steps (scalar statistics only).
+        """
+        point = dict(self._point)
+        point[self.value_name] = np.asarray(
+            self._to_value(np.asarray(start, dtype=self.v.dtype)), dtype=self.v.dtype
+        )
+        collected: dict[str, list[float]] = {}
+        for _ in range(k):
+            point, stats = self.step.step(point)
+            for stat in stats:
+                for key, value in stat.items():
+                    if key == "tune":
+                        continue
+                    value = np.asarray(value)
+                    if value.ndim == 0 and value.dtype.kind in "biuf":
+                        collected.setdefault(key, []).append(float(value))
+        self._point = point
+        negatives = np.asarray(self._from_value(point[self.value_name]))
+        return negatives, {key: float(np.mean(vals)) for key, vals in collected.items()}
+
+    def stop_tuning(self) -> None:
+        """Freeze the step method's tuned settings (step size)."""
+        self.step.stop_tuning()
