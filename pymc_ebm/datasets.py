@@ -27,6 +27,7 @@ def grid_clusters(
     noise : float, default 0.04/6
         Standard deviation of the noise.
     random_seed : int or Generator, optional
+        Seed of the cluster choice and the noise.
 
     Returns
     -------

@@ -95,9 +95,7 @@ def summary(idata: DataTree, var_names: Sequence[str] | None = None) -> Diagnost
     """
     posterior = idata["posterior"]
     if var_names is None:
-        var_names = [
-            name for name, da in posterior.data_vars.items() if da.dtype.kind == "f"
-        ]
+        var_names = [name for name, da in posterior.data_vars.items() if da.dtype.kind == "f"]
     if not var_names:
         raise ValueError("no continuous variables in the posterior to diagnose")
     table = az.summary(idata, var_names=list(var_names), kind="diagnostics")
@@ -115,5 +113,7 @@ def summary(idata: DataTree, var_names: Sequence[str] | None = None) -> Diagnost
                     "chain_min": float(per_chain.min()),
                     "chain_max": float(per_chain.max()),
                 }
-    sampler = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "chain_min", "chain_max"])
+    sampler = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["mean", "chain_min", "chain_max"]
+    )
     return DiagnosticsSummary(variables=variables, sampler=sampler)

@@ -26,7 +26,7 @@ def sample_fantasies(
 
     Builds a model with :func:`~pymc_ebm.visible` and lets PyMC choose the
     step method (NUTS for continuous energies, :class:`~pymc_ebm.UniGaussGibbs`
-    for uni-gauss products) unless ``step`` is passed.
+    for uni-gauss products) unless ``step`` is given.
 
     Parameters
     ----------
@@ -41,7 +41,10 @@ def sample_fantasies(
     var_name : str, default "v"
         Name of the visible variable in the posterior group.
     **pm_sample_kwargs
-        Anything else ``pm.sample`` takes (``tune``, ``step``, ``cores``...).
+        Anything else ``pm.sample`` takes (``tune``, ``cores``...). ``step`` may
+        be a step-method class (built inside the model, over every variable,
+        e.g. ``step=pm.NUTS``) or a callable ``f(model)`` returning a step method,
+        since the model is built here.
 
     Returns
     -------
@@ -58,8 +61,15 @@ def sample_fantasies(
     >>> idata.posterior["v"].shape
     (1, 50, 1, 1)
     """
+    step = pm_sample_kwargs.pop("step", None)
     with pm.Model() as model:
         visible(var_name, energy, n_chains=n_chains)
+        if isinstance(step, type):
+            step = step()
+        elif callable(step) and not hasattr(step, "step"):
+            step = step(model)
+    if step is not None:
+        pm_sample_kwargs["step"] = step
     pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
     return pm.sample(
         draws=draws, chains=chains, random_seed=random_seed, model=model, **pm_sample_kwargs

@@ -97,6 +97,7 @@ class Energy(ABC):
         Parameters
         ----------
         v : TensorVariable, shape (n, dim)
+            A batch of visible vectors.
 
         Returns
         -------

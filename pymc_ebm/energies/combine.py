@@ -77,7 +77,9 @@ class _Combination(Energy):
     def decayed_params(self) -> list[str]:
         """The parts' decayed parameters, as ``"<part index>.<name>"``."""
         return [
-            f"{i}.{name}" for i, expert in enumerate(self.experts) for name in expert.decayed_params
+            f"{i}.{name}"
+            for i, expert in enumerate(self.experts)
+            for name in expert.decayed_params
         ]
 
 
@@ -147,6 +149,12 @@ class Mixture(_Combination):
 
     def __init__(self, experts: Sequence[Energy], weights: npt.ArrayLike | None = None) -> None:
         super().__init__(experts, "mixture")
+        domains = {None if e.domain is None else tuple(map(tuple, e.domain)) for e in self.experts}
+        if len(domains) != 1:
+            raise ValueError(
+                "experts of a mixture must share one domain (all on the same box or all on "
+                "the whole space): each component is normalised on its own domain"
+            )
         for expert in self.experts:
             if type(expert).expert_log_density is Energy.expert_log_density:
                 raise TypeError(

@@ -22,7 +22,11 @@ def gaussian_log_density(v: TensorVariable, mu, log_sigma) -> TensorVariable:
     Parameters
     ----------
     v : TensorVariable, shape (n, dim)
-    mu, log_sigma : TensorVariable, shape (n_experts, dim)
+        Visible vectors.
+    mu : TensorVariable, shape (n_experts, dim)
+        Means.
+    log_sigma : TensorVariable, shape (n_experts, dim)
+        Log standard deviations.
 
     Returns
     -------
@@ -31,8 +35,8 @@ def gaussian_log_density(v: TensorVariable, mu, log_sigma) -> TensorVariable:
     z = (v[:, None, :] - mu[None, :, :]) * pt.exp(-log_sigma)[None, :, :]
     # cast the (int64) dimension, or it would upcast float32 graphs to float64
     dim = pt.cast(mu.shape[-1], z.dtype)
-    return -0.5 * pt.sum(z**2, axis=-1) - pt.sum(log_sigma, axis=-1)[None, :] - (
-        0.5 * LOG_2PI * dim
+    return (
+        -0.5 * pt.sum(z**2, axis=-1) - pt.sum(log_sigma, axis=-1)[None, :] - (0.5 * LOG_2PI * dim)
     )
 
 

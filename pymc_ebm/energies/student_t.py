@@ -1,4 +1,4 @@
-"""Student-t experts: heavy-tailed penalties on "frequently approximately satisfied" constraints."""
+"""Student-t experts: heavy-tailed penalties on frequently approximately satisfied constraints."""
 
 from __future__ import annotations
 

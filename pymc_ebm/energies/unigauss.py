@@ -111,6 +111,7 @@ class UniGauss(Energy):
         Parameters
         ----------
         v : TensorVariable, shape (n, dim)
+            Visible vectors.
         h : TensorVariable, shape (n, n_experts)
             Binary states, 1 where the expert uses its Gaussian.
 

@@ -135,7 +135,7 @@ def sample_experts(
     the steps it assigns without pymc_ebm: NUTS on ``v`` and
     BinaryGibbsMetropolis on ``h``.
     """
-    with pm.Model() as model:
+    with pm.Model():
         v = visible("v", experts, n_chains=n_chains)
         h = hidden("h", experts, v)
         step = [pm.NUTS([v]), pm.BinaryGibbsMetropolis([h])] if default_steps else None
@@ -199,12 +199,19 @@ def run(out_dir: str | Path, quick: bool = False, compare: bool = True) -> dict[
     print(diagnostics)
     if compare:
         gibbs, gibbs_s = sample_experts(
-            experts, settings, n_chains=settings.compare_rows, draws=settings.compare_draws,
+            experts,
+            settings,
+            n_chains=settings.compare_rows,
+            draws=settings.compare_draws,
             seed_offset=1,
         )
         default, default_s = sample_experts(
-            experts, settings, n_chains=settings.compare_rows, draws=settings.compare_draws,
-            default_steps=True, seed_offset=2,
+            experts,
+            settings,
+            n_chains=settings.compare_rows,
+            draws=settings.compare_draws,
+            default_steps=True,
+            seed_offset=2,
         )
         result["ess_per_second_gibbs"] = ess_per_second(gibbs, gibbs_s)
         result["ess_per_second_default"] = ess_per_second(default, default_s)

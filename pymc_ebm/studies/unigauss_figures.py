@@ -93,7 +93,9 @@ def training(history, path: Path) -> None:
 def mixing(gibbs, default, path: Path) -> None:
     """Trace of one visible entry and rank histograms: UniGaussGibbs vs NUTS + BinaryGibbs."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 6))
-    for row, (name, idata) in enumerate([("UniGaussGibbs", gibbs), ("NUTS + BinaryGibbs", default)]):
+    for row, (name, idata) in enumerate(
+        [("UniGaussGibbs", gibbs), ("NUTS + BinaryGibbs", default)]
+    ):
         trace = idata.posterior["v"].values[:, :, 0, 0]
         for chain in trace:
             axes[row, 0].plot(chain, lw=0.5)

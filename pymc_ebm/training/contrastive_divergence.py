@@ -116,7 +116,9 @@ class ContrastiveDivergence:
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
         self._rng = np.random.default_rng(random_seed)
         step_rng, self._batch_rng = self._rng.spawn(2)
-        self.negative_phase = NegativePhase(energy, self.batch_size, sampler, step_kwargs, step_rng)
+        self.negative_phase = NegativePhase(
+            energy, self.batch_size, sampler, step_kwargs, step_rng
+        )
         self._update = self._compile_update()
         self._records: list[dict[str, float]] = []
         self._chains: np.ndarray | None = None
@@ -212,28 +214,34 @@ class ContrastiveDivergence:
         rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
         return X[rows]
 
+    def minibatches(self, X: npt.ArrayLike, n_updates: int):
+        """Yield ``n_updates`` minibatches of ``X``: shuffled epochs, ``batch_size`` rows each.
+
+        ``fit(X, n)`` is ``partial_fit(b) for b in minibatches(X, n)`` (plus the
+        progress bar and the interruption handling).
+        """
+        X = self._check_data(X)
+        n_updates = _positive_int("n_updates", n_updates)
+        if len(X) < self.batch_size:
+            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
+        return (self._next_batch(X) for _ in range(n_updates))
+
     def fit(self, X: npt.ArrayLike, n_updates: int = 1000, progress: bool = True) -> xr.Dataset:
         """Run ``n_updates`` updates on random minibatches of ``X`` (shape ``(n, dim)``).
 
         Interrupting with Ctrl-C stops after the last finished update and
-        keeps its parameters and history.
+        keeps its parameters and history (a ``RuntimeWarning`` says so).
 
         Returns
         -------
         xarray.Dataset
             :attr:`history`, one entry per update so far.
         """
-        X = self._check_data(X)
-        n_updates = _positive_int("n_updates", n_updates)
-        if len(X) < self.batch_size:
-            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
-        if self.persistent and self._chains is None:
-            self._chains = self._next_batch(X)
+        batches = self.minibatches(X, n_updates)
         with UpdateProgress(n_updates, enabled=progress) as bar:
             try:
-                for _ in range(n_updates):
-                    record = self._step(self._next_batch(X))
-                    bar.advance(record)
+                for batch in batches:
+                    bar.advance(self._step(batch))
             except KeyboardInterrupt:
                 bar.interrupted(len(self._records))
         return self.history

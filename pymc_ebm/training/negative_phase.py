@@ -59,9 +59,7 @@ class NegativePhase:
         self.value_name = model.rvs_to_values[self.v].name
         self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
         self._to_value, self._from_value = self._transforms()
-        self._point = {
-            name: np.array(value) for name, value in model.initial_point().items()
-        }
+        self._point = {name: np.array(value) for name, value in model.initial_point().items()}
 
     def _build_step(self, sampler, step_kwargs, rng):
         model = self.model

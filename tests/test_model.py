@@ -1,0 +1,136 @@
+"""Registering energies in a pm.Model: visible variables, hidden states, potentials."""
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytest
+from pymc.distributions.continuous import FlatRV
+from pytensor.tensor.random.basic import UniformRV
+
+import pymc_ebm
+from pymc_ebm import Gaussian, StudentT, UniGauss
+
+N_CHAINS = 3
+
+
+def unigauss():
+    return UniGauss(
+        mu=[[0.2, 0.4], [0.5, 0.5], [0.8, 0.3]],
+        sigma=np.full((3, 2), 0.2),
+        pi=[0.3, 0.5, 0.7],
+        low=[-1.0, 0.0],
+        high=[1.0, 2.0],
+    )
+
+
+def evaluate_terms(model, point):
+    """Per-term log densities of ``model`` at ``point``, by term name."""
+    terms = model.logp(sum=False)
+    names = [rv.name for rv in model.free_RVs] + [p.name for p in model.potentials]
+    fn = model.compile_fn(terms, inputs=model.value_vars, point_fn=False)
+    values = fn(*[point[v.name] for v in model.value_vars])
+    return dict(zip(names, values, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("energy", "rv_type"),
+    [
+        (unigauss(), UniformRV),
+        (Gaussian(np.zeros((2, 2)), np.ones((2, 2))), FlatRV),
+        (StudentT(np.eye(2), [2.0, 2.0]), FlatRV),
+    ],
+    ids=["unigauss", "gaussian", "student_t"],
+)
+def test_visible_variable_and_potential(energy, rv_type):
+    with pm.Model() as model:
+        v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+    assert isinstance(v.owner.op, rv_type)
+    assert v.type.shape == (N_CHAINS, energy.dim)
+    assert model.free_RVs == [v]
+    assert [p.name for p in model.potentials] == ["v_energy"]
+    assert pymc_ebm.model.energy_of(v) is energy
+    assert pymc_ebm.model.role_of(v) == "visible"
+
+    rng = np.random.default_rng(7)
+    if energy.domain is not None:
+        low, high = energy.domain
+        lower, upper = (x.eval() for x in v.owner.inputs[-2:])
+        np.testing.assert_array_equal(np.broadcast_to(lower, (N_CHAINS, 2)), np.tile(low, (3, 1)))
+        np.testing.assert_array_equal(np.broadcast_to(upper, (N_CHAINS, 2)), np.tile(high, (3, 1)))
+        values = rng.uniform(low, high, size=(N_CHAINS, energy.dim))
+    else:
+        values = rng.normal(size=(N_CHAINS, energy.dim))
+    value_var = model.rvs_to_values[v]
+    transform = model.rvs_to_transforms.get(v)
+    point = {
+        value_var.name: values
+        if transform is None
+        else transform.forward(values, *v.owner.inputs).eval(),
+    }
+    assert point[value_var.name].shape == model.initial_point()[value_var.name].shape
+
+    terms = evaluate_terms(model, point)
+    assert terms["v"].shape == (N_CHAINS, energy.dim)
+    assert terms["v_energy"].shape == (N_CHAINS,)
+    np.testing.assert_allclose(terms["v_energy"], -energy.energy_fn()(values), rtol=1e-10)
+
+
+def test_hidden_replaces_potential_by_joint_energy():
+    energy = unigauss()
+    with pm.Model() as model:
+        v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+        h = pymc_ebm.hidden("h", energy, v)
+    assert h.type.shape == (N_CHAINS, energy.n_experts)
+    assert len(model.potentials) == 1
+    assert "v_energy" not in model.named_vars
+    assert [rv.name for rv in model.free_RVs] == ["v", "h"]
+    assert pymc_ebm.model.partner_of(v) is h
+    assert pymc_ebm.model.partner_of(h) is v
+    assert pymc_ebm.model.role_of(h) == "hidden"
+
+    rng = np.random.default_rng(11)
+    low, high = energy.domain
+    values = rng.uniform(low, high, size=(N_CHAINS, 2))
+    states = rng.integers(0, 2, size=(N_CHAINS, energy.n_experts))
+    transform = model.rvs_to_transforms[v]
+    point = {"v_interval__": transform.forward(values, *v.owner.inputs).eval(), "h": states}
+    terms = evaluate_terms(model, point)
+    (potential,) = model.potentials
+    assert terms[potential.name].shape == (N_CHAINS,)
+
+    vv = pytensor.tensor.matrix("vv")
+    hh = pytensor.tensor.matrix("hh")
+    joint = pytensor.function([vv, hh], energy.joint_energy(vv, hh))(values, states)
+    np.testing.assert_allclose(terms[potential.name], -joint, rtol=1e-10)
+    # the Bernoulli(1/2) prior adds a constant only
+    np.testing.assert_allclose(terms["h"], np.log(0.5), rtol=1e-6)  # float32 p in PyMC
+
+
+@pytest.mark.parametrize("n_chains", [0, -2, 1.5, True, "3"])
+def test_visible_rejects_bad_n_chains(n_chains):
+    with pm.Model(), pytest.raises(ValueError, match="n_chains must be a positive integer"):
+        pymc_ebm.visible("v", unigauss(), n_chains=n_chains)
+
+
+def test_visible_rejects_non_energy():
+    with pm.Model(), pytest.raises(TypeError, match="energy must be an Energy"):
+        pymc_ebm.visible("v", np.eye(2))
+
+
+def test_hidden_rejects_bad_arguments():
+    energy = unigauss()
+    gauss = Gaussian(np.zeros((1, 2)), np.ones((1, 2)))
+    with pm.Model():
+        v_gauss = pymc_ebm.visible("w", gauss)
+        with pytest.raises(TypeError, match="has no hidden states"):
+            pymc_ebm.hidden("hw", gauss, v_gauss)
+        v = pymc_ebm.visible("v", energy, n_chains=2)
+        with pytest.raises(ValueError, match="registered with the same energy"):
+            pymc_ebm.hidden("h", unigauss(), v)
+        pymc_ebm.hidden("h", energy, v)
+        with pytest.raises(ValueError, match="already has hidden states"):
+            pymc_ebm.hidden("h2", energy, v)
+    with pm.Model():
+        v_other = pymc_ebm.visible("v", energy, n_chains=2)
+    with pm.Model(), pytest.raises(ValueError, match="is not a visible variable of this model"):
+        pymc_ebm.hidden("h", energy, v_other)
