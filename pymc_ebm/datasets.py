@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["grid_clusters"]
+__all__ = ["four_squares", "grid_centres", "grid_clusters", "square_index"]
 
 
 def grid_clusters(
@@ -58,3 +58,53 @@ def grid_centres() -> np.ndarray:
     """The 25 centres ``(i/6, j/6)`` of the grid, shape ``(25, 2)``."""
     i, j = np.meshgrid(np.arange(1, 6), np.arange(1, 6), indexing="ij")
     return np.stack([i.ravel(), j.ravel()], axis=1) / 6.0
+
+
+#: Centres of the four squares of :func:`four_squares`.
+FOUR_SQUARE_CENTRES = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+
+
+def four_squares(
+    n: int = 1000,
+    side: float = 0.8,
+    random_seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Points uniform inside four separate squares at the corners of a larger square.
+
+    The squares have side ``side`` and centres ``(±1, ±1)``; each point picks
+    a square uniformly, then a position uniformly inside it.
+
+    Parameters
+    ----------
+    n : int, default 1000
+        Number of points.
+    side : float, default 0.8
+        Side of each square, in (0, 2) so that the squares stay apart.
+    random_seed : int or Generator, optional
+        Seed of the square choice and the positions.
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+
+    Examples
+    --------
+    >>> from pymc_ebm.datasets import four_squares
+    >>> X = four_squares(n=100, random_seed=0)
+    >>> X.shape, bool((abs(abs(X) - 1) <= 0.4).all())
+    ((100, 2), True)
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0 < side < 2:
+        raise ValueError(f"side must lie in (0, 2), got {side!r}")
+    rng = np.random.default_rng(random_seed)
+    picks = rng.integers(4, size=n)
+    return FOUR_SQUARE_CENTRES[picks] + side * (rng.random((n, 2)) - 0.5)
+
+
+def square_index(points: np.ndarray, side: float = 0.8) -> np.ndarray:
+    """Index (0-3) of the square of :func:`four_squares` holding each point, -1 outside all."""
+    points = np.asarray(points).reshape(-1, 2)
+    inside = np.all(np.abs(points[:, None, :] - FOUR_SQUARE_CENTRES[None]) <= side / 2, axis=-1)
+    return np.where(inside.any(axis=1), inside.argmax(axis=1), -1)

@@ -18,6 +18,7 @@ SAMPLER_STATS = (
     "accepted",
     "acceptance_rate",
     "active_experts",
+    "jump_accept",
     "step_size",
     "energy_error",
     "diverging",

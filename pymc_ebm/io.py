@@ -37,6 +37,10 @@ def _describe(energy: Energy, arrays: dict[str, np.ndarray], prefix: str) -> dic
             spec["experts"] = [
                 _describe(e, arrays, f"{prefix}{key}.{i}.") for i, e in enumerate(value)
             ]
+        elif isinstance(value, list | tuple) and all(isinstance(a, np.ndarray) for a in value):
+            names = [f"{prefix}{key}.{i}" for i in range(len(value))]
+            arrays.update(zip(names, value, strict=True))
+            spec.setdefault("array_lists", {})[key] = names
         elif isinstance(value, int | float | str | bool) or value is None:
             spec.setdefault("scalars", {})[key] = value
         else:
@@ -52,6 +56,8 @@ def _rebuild(spec: dict[str, Any], arrays: Any) -> Energy:
     kwargs: dict[str, Any] = dict(spec.get("scalars", {}))
     for key, array_name in spec["arrays"].items():
         kwargs[key] = arrays[array_name]
+    for key, names in spec.get("array_lists", {}).items():
+        kwargs[key] = [arrays[name] for name in names]
     if "experts_arg" in spec:
         kwargs[spec["experts_arg"]] = [_rebuild(s, arrays) for s in spec["experts"]]
     return classes[spec["class"]](**kwargs)

@@ -3,7 +3,16 @@
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.combine import Mixture, ProductOfExperts
 from pymc_ebm.energies.gaussian import Gaussian
+from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.energies.student_t import StudentT
 from pymc_ebm.energies.unigauss import UniGauss
 
-__all__ = ["Energy", "Gaussian", "Mixture", "ProductOfExperts", "StudentT", "UniGauss"]
+__all__ = [
+    "Energy",
+    "Gaussian",
+    "MLPEnergy",
+    "Mixture",
+    "ProductOfExperts",
+    "StudentT",
+    "UniGauss",
+]

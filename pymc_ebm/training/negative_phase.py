@@ -68,6 +68,7 @@ class NegativePhase:
         elif sampler == "gibbs":
             from pymc_ebm.step_methods import UniGaussGibbs
 
+            step_kwargs.setdefault("mode_jumps", False)  # the lecture's plain Gibbs chain
             step = UniGaussGibbs(vars=[self.v], model=model, **step_kwargs)
         elif sampler == "hmc":
             from pymc_ebm.step_methods import ShortRunHMC
