@@ -4,10 +4,10 @@ SHELL := /bin/bash
 VENV := .venv
 OUT ?= demo_output
 
-PYTHON := $(shell for p in python3.13 python3.12 python3 python; do \
+PYTHON := $(shell for p in python3.12 python3.13 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then command -v $$p; exit 0; fi; done; \
 	  root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
-	  for p in $$(ls -d $$root/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V -r); do \
+	  for p in $$(ls -d $$root/versions/3.1[2-9].*/bin/python3 2>/dev/null | sort -V); do \
 	  if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; exit 0; fi; done)
 
 .PHONY: test demo lint docs case-studies bench clean

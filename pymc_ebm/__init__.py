@@ -6,24 +6,42 @@ step methods and a contrastive-divergence trainer for learning.
 """
 
 from pymc_ebm import datasets
-from pymc_ebm.energies import Energy, Gaussian, Mixture, ProductOfExperts, StudentT, UniGauss
+from pymc_ebm.energies import (
+    Energy,
+    Gaussian,
+    Mixture,
+    MLPEnergy,
+    ProductOfExperts,
+    StudentT,
+    UniGauss,
+)
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, visible
+from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
 from pymc_ebm.rejection import rejection_sample
 from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.step_methods import ShortRunHMC, UniGaussGibbs
+from pymc_ebm.training import ContrastiveDivergence
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ContrastiveDivergence",
     "Energy",
     "Gaussian",
+    "MLPEnergy",
+    "GridDensity",
     "Mixture",
     "ProductOfExperts",
+    "ShortRunHMC",
     "StudentT",
     "UniGauss",
+    "UniGaussGibbs",
     "datasets",
+    "grid_density",
     "hidden",
     "load",
+    "log_partition_quadrature",
     "rejection_sample",
     "sample_fantasies",
     "save",

@@ -15,14 +15,19 @@ def small_unigauss():
     return pymc_ebm.UniGauss(mu, np.full((3, 2), 0.2), np.full(3, 0.5))
 
 
-def test_cd_recovers_mean_and_variance_of_one_gaussian():
+@pytest.mark.parametrize(
+    ("sampler", "step_kwargs"),
+    [("nuts", None), ("hmc", {"n_steps": 10, "step_size": 0.3})],
+)
+def test_cd_recovers_mean_and_variance_of_one_gaussian(sampler, step_kwargs):
     rng = np.random.default_rng(42)
     truth_mu, truth_sigma = np.array([1.0, -2.0]), np.array([0.5, 2.0])
     X = truth_mu + truth_sigma * rng.standard_normal((4000, 2))
     expert = pymc_ebm.Gaussian([[0.0, 0.0]], [[1.0, 1.0]])
     cd = ContrastiveDivergence(
         expert,
-        sampler="nuts",
+        sampler=sampler,
+        step_kwargs=step_kwargs,
         k=1,
         batch_size=100,
         learning_rate=0.02,
@@ -192,3 +197,38 @@ def test_partial_fit_checks_batch_rows(clusters):
     cd = ContrastiveDivergence(small_unigauss(), batch_size=50, random_seed=0)
     with pytest.raises(ValueError, match="batch must have 50 rows"):
         cd.partial_fit(clusters[:10])
+
+
+def test_hmc_negative_phase_records_acceptance_and_step_size():
+    X = pymc_ebm.datasets.four_squares(n=200, random_seed=0)
+    net = pymc_ebm.MLPEnergy(2, hidden=(6,), box=(-2.0, 2.0), random_seed=0)
+    cd = ContrastiveDivergence(
+        net,
+        sampler="hmc",
+        batch_size=50,
+        learning_rate=0.01,
+        optimizer="adam",
+        step_kwargs={"n_steps": 6, "step_size": 0.2},
+        random_seed=0,
+    )
+    history = cd.fit(X, n_updates=30, progress=False)
+    accept = history["stat_accept"].values
+    assert np.all((accept >= 0) & (accept <= 1))
+    # the step size is adapted towards the target acceptance while training
+    assert history["stat_step_size"].values[-1] != pytest.approx(0.2)
+
+
+def test_online_hmc_procedure_with_momentum_renewal_and_persistent_chains():
+    X = pymc_ebm.datasets.four_squares(n=200, random_seed=0)
+    net = pymc_ebm.MLPEnergy(2, hidden=(6,), box=(-2.0, 2.0), random_seed=0)
+    cd = ContrastiveDivergence(
+        net,
+        sampler="hmc",
+        batch_size=50,
+        persistent=True,
+        step_kwargs={"n_steps": 12, "renew_momentum": 4},
+        random_seed=0,
+    )
+    history = cd.fit(X, n_updates=5, progress=False)
+    assert history.sizes["update"] == 5
+    assert np.isfinite(history["energy_negative"]).all()

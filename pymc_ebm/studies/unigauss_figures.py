@@ -1,21 +1,42 @@
-"""Figures of the 24-cluster study (matplotlib, written as PNG)."""
+"""Figures of the 24-cluster study (matplotlib, written as PNG).
+
+The figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so
+importing this module or drawing a figure leaves matplotlib's backend alone
+(a notebook keeps its inline backend).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import arviz as az
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Ellipse, Rectangle
+from scipy.stats import rankdata
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Ellipse  # noqa: E402
+from pymc_ebm.datasets import grid_centres
+from pymc_ebm.energies.unigauss import UniGauss
 
-from pymc_ebm.datasets import grid_centres  # noqa: E402
-from pymc_ebm.energies.unigauss import UniGauss  # noqa: E402
+__all__ = [
+    "cell_shares",
+    "experts",
+    "fantasies",
+    "free_energy",
+    "mixing",
+    "mixing_panels",
+    "rank_histograms",
+    "training",
+]
 
-__all__ = ["experts", "fantasies", "free_energy", "mixing", "training"]
+_ORIENTATION_COLOURS = {"vertical": "C0", "horizontal": "C1", "blob": "0.5"}
+
+
+def _subplots(*args, figsize: tuple[float, float], **kwargs):
+    """A new Figure (no pyplot) and its axes, like ``pyplot.subplots``."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _square(ax) -> None:
@@ -25,18 +46,36 @@ def _square(ax) -> None:
 
 
 def experts(X: np.ndarray, energy: UniGauss, path: Path) -> None:
-    """Data and each learned Gaussian as a 2σ ellipse (opacity = mixing proportion)."""
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(X[:, 0], X[:, 1], s=4, color="0.4", label="data")
+    """Data and each learned Gaussian as a 2σ ellipse (opacity = mixing proportion).
+
+    Ellipses are coloured by orientation: vertical stripes (narrow in x),
+    horizontal stripes (narrow in y) and the rest.
+    """
+    from pymc_ebm.studies.unigauss_clusters import expert_orientation
+
+    fig, ax = _subplots(figsize=(5.5, 5.5))
+    ax.scatter(X[:, 0], X[:, 1], s=4, color="0.3", zorder=3)
     mu, sigma, pi = energy.mu.get_value(), energy.sigma, energy.pi
-    for m, s, p in zip(mu, sigma, pi, strict=True):
+    kinds = expert_orientation(energy)
+    for m, s, p, kind in zip(mu, sigma, pi, kinds, strict=True):
         ax.add_patch(
-            Ellipse(m, 4 * s[0], 4 * s[1], fill=False, color="C3", alpha=float(0.2 + 0.8 * p))
+            Ellipse(
+                m,
+                4 * s[0],
+                4 * s[1],
+                fill=False,
+                lw=1.5,
+                color=_ORIENTATION_COLOURS[str(kind)],
+                alpha=float(0.25 + 0.75 * p),
+            )
         )
+        ax.plot(*m, "x", ms=4, color=_ORIENTATION_COLOURS[str(kind)])
+    for kind, colour in _ORIENTATION_COLOURS.items():
+        ax.plot([], [], color=colour, label=f"{kind} ({int(np.sum(kinds == kind))})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="2σ ellipses")
     _square(ax)
     ax.set_title(f"{energy.n_experts} learned uni-gauss experts (2σ)")
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def free_energy(X: np.ndarray, energy: UniGauss, path: Path, n_grid: int = 200) -> None:
@@ -44,14 +83,13 @@ def free_energy(X: np.ndarray, energy: UniGauss, path: Path, n_grid: int = 200) 
     grid = (np.arange(n_grid) + 0.5) / n_grid
     gx, gy = np.meshgrid(grid, grid)
     values = energy.energy_fn()(np.c_[gx.ravel(), gy.ravel()]).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _subplots(figsize=(5.5, 5))
     image = ax.imshow(values, origin="lower", extent=(0, 1, 0, 1), cmap="viridis_r")
     fig.colorbar(image, ax=ax, label="free energy F(v)")
     ax.scatter(X[:, 0], X[:, 1], s=2, color="white")
     _square(ax)
     ax.set_title("free energy (low = likely)")
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def fantasies(X: np.ndarray, samples: np.ndarray, path: Path, max_points: int = 6000) -> None:
@@ -60,49 +98,123 @@ def fantasies(X: np.ndarray, samples: np.ndarray, path: Path, max_points: int = 
     rng = np.random.default_rng(0)
     if len(points) > max_points:
         points = points[rng.choice(len(points), max_points, replace=False)]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    fig, axes = _subplots(1, 2, figsize=(10, 5))
     axes[0].scatter(X[:, 0], X[:, 1], s=4, color="0.3")
     axes[0].set_title("training data (24 clusters)")
     axes[1].scatter(points[:, 0], points[:, 1], s=2, alpha=0.3, color="C0")
     axes[1].set_title("fantasies from pm.sample")
     for ax in axes:
         ax.scatter(*grid_centres().T, marker="+", color="k", s=30)
-        ax.add_patch(plt.Circle((2 / 6, 3 / 6), 0.06, fill=False, color="C3", lw=2))
+        ax.add_patch(Circle((2 / 6, 3 / 6), 0.06, fill=False, color="C3", lw=2))
         _square(ax)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
-def training(history, path: Path) -> None:
-    """Mean data and negative free energies over training, and their gap."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+def training(history, path: Path, window: int = 50) -> None:
+    """Mean data and negative free energies over training, and their gap.
+
+    The gap is drawn raw and as a running mean over ``window`` updates; a
+    dashed line marks where a new phase (longer chains) starts, when the
+    history has a ``phase`` coordinate.
+    """
+    fig, axes = _subplots(1, 2, figsize=(10, 3.5))
     update = history["update"].values
     axes[0].plot(update, history["energy_data"], label="data", lw=0.8)
     axes[0].plot(update, history["energy_negative"], label="negatives", lw=0.8)
     axes[0].set_ylabel("mean free energy")
-    axes[0].legend()
-    axes[1].plot(update, history["energy_gap"], lw=0.5)
+    gap = np.asarray(history["energy_gap"], dtype=float)
+    axes[1].plot(update, gap, lw=0.4, color="0.7", label="per update")
+    if len(gap) >= window:
+        smooth = np.convolve(gap, np.ones(window) / window, mode="valid")
+        axes[1].plot(update[window - 1 :], smooth, color="C3", label=f"mean of {window}")
     axes[1].axhline(0, color="k", lw=0.5)
     axes[1].set_ylabel("negative − data")
+    if "phase" in history.coords:
+        phase = np.asarray(history["phase"])
+        for start in update[1:][np.diff(phase) != 0]:
+            for ax in axes:
+                ax.axvline(start, color="k", ls="--", lw=0.8)
+            axes[0].text(start, 0.02, " longer chains", transform=axes[0].get_xaxis_transform())
+    axes[0].legend()
+    axes[1].legend(fontsize=8)
     for ax in axes:
         ax.set_xlabel("update")
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+
+
+def cell_shares(panels: Mapping[str, np.ndarray], path: Path) -> None:
+    """Share of each grid cell (5×5 heat maps, one per entry of ``panels``), missing cell boxed."""
+    fig, axes = _subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False)
+    top = max(float(np.max(shares)) for shares in panels.values())
+    for ax, (title, shares) in zip(axes[0], panels.items(), strict=True):
+        grid = np.asarray(shares).reshape(5, 5).T  # rows: y, columns: x
+        image = ax.imshow(grid, origin="lower", extent=(0.5, 5.5, 0.5, 5.5), vmin=0, vmax=top)
+        for (row, col), share in np.ndenumerate(grid):
+            ax.text(
+                col + 1,
+                row + 1,
+                f"{100 * share:.1f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="w" if share < 0.6 * top else "k",
+            )
+        ax.add_patch(Rectangle((1.5, 2.5), 1, 1, fill=False, color="C3", lw=2))
+        ax.set_title(title)
+        ax.set_xticks(range(1, 6), [f"{i}/6" for i in range(1, 6)])
+        ax.set_yticks(range(1, 6), [f"{i}/6" for i in range(1, 6)])
+    fig.colorbar(
+        image, ax=axes[0].tolist(), label="share of the points (numbers in %)", shrink=0.8
+    )
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def rank_histograms(values: np.ndarray, ax, bins: int | None = None) -> None:
+    """Rank plot of one scalar: histogram of each chain's ranks among all draws.
+
+    ``values`` has shape ``(chain, draw)``. All draws are ranked together
+    (ties get their average rank); if the chains mix, every chain's ranks are
+    uniform, so each histogram stays near the dashed line (the expected
+    count per bin). A chain stuck in one mode fills only a few bins.
+    """
+    values = np.asarray(values, dtype=float)
+    n_chains, n_draws = values.shape
+    if bins is None:  # about 10 draws per bin and chain at least, at most 20 bins
+        bins = int(np.clip(n_draws // 10, 2, 20))
+    ranks = rankdata(values.ravel()).reshape(values.shape) - 0.5  # in (0, N)
+    edges = np.linspace(0, values.size, bins + 1)
+    for chain in range(n_chains):
+        counts, _ = np.histogram(ranks[chain], bins=edges)
+        ax.stairs(counts, edges, color=f"C{chain}", lw=1.2)
+    ax.axhline(n_draws / bins, color="k", ls="--", lw=0.8)
+    ax.set_xlim(0, values.size)
+    ax.set_xlabel("rank of the draw among all chains")
+    ax.set_ylabel("draws per bin")
+
+
+def mixing_panels(samplers: Mapping[str, object], path: Path, row: int = 0, dim: int = 0) -> None:
+    """Trace and rank plot of ``v[row, dim]`` for several samplers, one line of panels each.
+
+    ``samplers`` maps a label to the DataTree of ``pm.sample``; the bulk ESS
+    of the entry (ArviZ) is in each title.
+    """
+    fig, axes = _subplots(len(samplers), 2, figsize=(11, 2.8 * len(samplers)), squeeze=False)
+    for line, (name, idata) in enumerate(samplers.items()):
+        trace = idata.posterior["v"].values[:, :, row, dim]
+        ess = az.ess(idata, var_names=["v"], method="bulk")["v"].values[row, dim]
+        for chain, values in enumerate(trace):
+            axes[line, 0].plot(values, lw=0.6, color=f"C{chain}")
+        axes[line, 0].set_ylim(0, 1)
+        for level in np.arange(1, 6) / 6:
+            axes[line, 0].axhline(level, color="0.85", lw=0.5, zorder=0)
+        axes[line, 0].set_title(f"{name}: trace of v[{row}, {dim}] (bulk ESS {ess:.0f})")
+        axes[line, 0].set_xlabel("draw")
+        rank_histograms(trace, axes[line, 1])
+        axes[line, 1].set_title(f"{name}: rank plot of v[{row}, {dim}]")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 def mixing(gibbs, default, path: Path) -> None:
-    """Trace of one visible entry and rank histograms: UniGaussGibbs vs NUTS + BinaryGibbs."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6))
-    for row, (name, idata) in enumerate(
-        [("UniGaussGibbs", gibbs), ("NUTS + BinaryGibbs", default)]
-    ):
-        trace = idata.posterior["v"].values[:, :, 0, 0]
-        for chain in trace:
-            axes[row, 0].plot(chain, lw=0.5)
-        axes[row, 0].set_title(f"{name}: trace of v[0, 0]")
-        ranks = az.ess(idata, var_names=["v"], method="bulk")["v"].values.ravel()
-        axes[row, 1].hist(ranks, bins=10, color="C0" if row == 0 else "C1")
-        axes[row, 1].set_title(f"{name}: bulk ESS of the visibles")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """Traces and rank plots of ``v[0, 0]``: UniGaussGibbs vs NUTS + BinaryGibbsMetropolis."""
+    mixing_panels({"UniGaussGibbs": gibbs, "NUTS + BinaryGibbs": default}, path)

@@ -1,0 +1,602 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fifteen uni-gauss experts learn a grid of 24 clusters
+#
+# The data are 24 small clusters at the crossings of a 5×5 grid in the unit
+# square. One crossing, $(2/6, 3/6)$, is left empty. The model is a product of
+# 15 uni-gauss experts, each an axis-aligned Gaussian mixed with a uniform
+# over the square. It is trained by contrastive divergence, with the blocked
+# Gibbs chain over the experts' hidden states giving the negative samples.
+#
+# The experiment shows how a product of experts generalises. To explain a
+# grid with few experts, the cheapest solution is one long thin expert per
+# grid column and one per grid row. A product of such stripes puts its mass
+# where a column stripe crosses a row stripe, and that includes the empty
+# crossing: the fantasies of the trained model fill in the missing cluster.
+#
+# The notebook goes through:
+#
+# 1. the data (`pymc_ebm.datasets.grid_clusters`);
+# 2. the model: `pymc_ebm.UniGauss`, and the PyMC model with the visibles and
+#    the hidden states;
+# 3. training with `pymc_ebm.ContrastiveDivergence`: CD-1, then longer chains;
+# 4. the learned experts, and why stripes fill in the empty crossing;
+# 5. the free-energy landscape;
+# 6. fantasies from `pm.sample`, checked against exact cell masses from
+#    quadrature;
+# 7. mixing: `UniGaussGibbs` with and without its mode jumps, and PyMC's
+#    default NUTS + BinaryGibbsMetropolis.
+#
+# The code is shared with `python -m pymc_ebm demo unigauss`
+# (`pymc_ebm.studies.unigauss_clusters` and `unigauss_figures`). Set
+# `PYMC_EBM_QUICK=1` to run at reduced size (what the test suite does). Quick
+# training is far too short for the experts to become stripes, so quick
+# figures show broad, round experts. The text describes the full-size run.
+
+# %%
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from IPython.display import Image, display
+from pymc.sampling.mcmc import assign_step_methods
+from pymc.step_methods import STEP_METHODS
+
+import pymc_ebm
+from pymc_ebm.datasets import grid_centres, grid_clusters
+from pymc_ebm.diagnostics import summary
+from pymc_ebm.step_methods import UniGaussKernel
+from pymc_ebm.studies import unigauss_clusters as study
+from pymc_ebm.studies import unigauss_figures as figures
+
+QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
+settings = study.StudySettings.quick() if QUICK else study.StudySettings()
+N_GRID = 500 if QUICK else 1000  # quadrature cells per side of the unit square
+# draws per chain for the mixing comparison: more than the demo at full size,
+# so that the slow chains' ESS is less of a guess
+COMPARE_DRAWS = settings.compare_draws if QUICK else 4 * settings.compare_draws
+start_time = time.perf_counter()
+print(f"quick={QUICK}")
+print(settings)
+
+
+def show(path: str) -> None:
+    """Show a PNG that a study function wrote to the working directory."""
+    display(Image(filename=path))
+
+
+def assigned(model: pm.Model, methods=None) -> dict[str, list[str]]:
+    """The step methods PyMC assigns to the model's variables, by name."""
+    _, selected = assign_step_methods(model, methods=methods)
+    return {method.__name__: [var.name for var in vars_] for method, vars_ in selected.items()}
+
+
+# %% [markdown]
+# ## 1. The data
+#
+# `grid_clusters` puts the points on the crossings $(i/6, j/6)$,
+# $i, j = 1, \dots, 5$, except the one at $(2/6, 3/6)$. Each point picks one
+# of the 24 crossings uniformly and adds Gaussian noise with a standard
+# deviation of $0.04/6 \approx 0.0067$. All points lie in the unit square.
+
+# %%
+X = grid_clusters(settings.n_data, missing=study.MISSING, random_seed=settings.seed)
+centres = grid_centres()
+missing_index = int(np.argmin(((centres - np.asarray(study.MISSING)) ** 2).sum(axis=1)))
+data_shares = study.cell_shares(X)
+
+fig, ax = plt.subplots(figsize=(5, 5))
+ax.scatter(X[:, 0], X[:, 1], s=5, color="0.3", label=f"{len(X)} data points")
+ax.scatter(*centres.T, marker="+", color="C0", s=40, label="grid crossings")
+ax.add_patch(plt.Circle(study.MISSING, 0.06, fill=False, color="C3", lw=2, label="empty crossing"))
+ax.set_xlim(0, 1)
+ax.set_ylim(0, 1)
+ax.set_aspect("equal")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+ax.set_title("24 clusters on a 5×5 grid")
+fig.savefig("data.png", dpi=110, bbox_inches="tight")
+plt.show()
+
+present = np.delete(data_shares, missing_index) * len(X)
+print(f"points per present cluster: min {present.min():.0f}, max {present.max():.0f}")
+print(f"points in the empty cell: {data_shares[missing_index] * len(X):.0f}")
+
+# %% [markdown]
+# ## 2. The model
+#
+# Expert $j$ is a mixture of an axis-aligned Gaussian and the uniform density
+# over the unit square (area $r = 1$):
+#
+# $$p_j(v) = \pi_j\, \mathcal N\big(v;\ \mu_j, \operatorname{diag}(\sigma_{j1}^2, \sigma_{j2}^2)\big) + \frac{1 - \pi_j}{r}.$$
+#
+# Its energy $-\log p_j$ is flat except for a dimple at $\mu_j$. The product
+# adds the energies: $F(v) = -\sum_j \log p_j(v)$. $F$ is a *free* energy,
+# because each expert has a binary hidden state $h_j$ (1: the point came from
+# its Gaussian, 0: from its uniform) that is summed out. With the hidden
+# states kept, the joint energy is
+#
+# $$E(v, h) = -\sum_j \Big[h_j \big(\log \pi_j + \log \mathcal N_j(v)\big) + (1 - h_j)\big(\log(1 - \pi_j) - \log r\big)\Big].$$
+#
+# The 15 experts start on 15 data points chosen at random, round and broad
+# ($\sigma = 0.2$ on both axes), with mixing proportions $\pi_j = 0.5$.
+# `pymc_ebm.UniGauss` holds $\mu$, $\log \sigma$ and $\operatorname{logit} \pi$
+# as shared variables.
+
+# %%
+rng = np.random.default_rng(settings.seed)
+start_rows = rng.choice(len(X), settings.n_experts, replace=False)
+experts = pymc_ebm.UniGauss(
+    mu=X[start_rows],
+    sigma=np.full((settings.n_experts, 2), settings.sigma0),
+    pi=np.full(settings.n_experts, 0.5),
+    low=0.0,
+    high=1.0,
+)
+initial = pymc_ebm.UniGauss(**experts.init_kwargs())  # a frozen copy of the starting point
+print(f"{experts.n_experts} experts in {experts.dim} dimensions on the box {experts.domain}")
+print("parameters:", [param.name for param in experts.params])
+
+# %% [markdown]
+# In a PyMC model, `pymc_ebm.visible` makes the visibles, a `pm.Uniform` on
+# the square with one row per independent chain, plus a potential $-F(v)$.
+# `pymc_ebm.hidden` then adds the Bernoulli hidden states and turns the
+# potential into the joint $-E(v, h)$. PyMC sees an ordinary model with two
+# free variables. Importing `pymc_ebm` registers the `UniGaussGibbs` step
+# method, which claims both variables. Without it, PyMC would assign NUTS to
+# $v$ and BinaryGibbsMetropolis to $h$: that is the baseline of section 7.
+#
+# The model reads the experts' shared variables, so it is built once, now, and
+# sampled after training without being rebuilt.
+
+# %%
+with pm.Model() as model:
+    v = pymc_ebm.visible("v", experts, n_chains=settings.n_chains)
+    h = pymc_ebm.hidden("h", experts, v)
+
+try:
+    import graphviz  # noqa: F401
+
+    display(pm.model_to_graphviz(model))
+except ImportError:  # graphviz is optional: print the model instead
+    print(model.str_repr())
+for name, value in model.initial_point().items():
+    print(f"{name}: shape {value.shape}, dtype {value.dtype}")
+print("PyMC assigns:", assigned(model))
+print(
+    "without pymc_ebm's step:",
+    assigned(model, methods=[m for m in STEP_METHODS if m is not pymc_ebm.UniGaussGibbs]),
+)
+
+# %% [markdown]
+# ## 3. Training by contrastive divergence
+#
+# The gradient of the log-likelihood has two terms:
+# $\langle \partial F / \partial \theta \rangle_\text{data} - \langle \partial F / \partial \theta \rangle_\text{model}$.
+# The second one needs samples from the model. Contrastive divergence gets
+# them cheaply. It starts a Markov chain at each data point of a minibatch,
+# runs $k$ sweeps of blocked Gibbs, and uses where the chains end up as the
+# negative samples. One sweep draws every hidden state from its exact
+# posterior $p(h_j = 1 \mid v)$, all in parallel, and then every visible from
+# the product of the active experts' Gaussians (truncated to the square).
+# Learning lowers the energy of the data and raises the energy of the
+# "confabulations" the chain wanders to, until the chain stops wandering.
+#
+# As in the demo (`study.train`), we run CD-1 first and then CD with longer
+# chains at a third of the learning rate, with Adam and minibatches of 100.
+# The exact mean log-likelihood is computed before and after training. In two
+# dimensions $\log Z$ is a 2-D quadrature on a grid finer than the sharpest
+# expert (`pymc_ebm.quadrature.grid_density`).
+
+# %%
+loglik_before = study.mean_log_likelihood(experts, X, N_GRID)
+phases = [
+    ("CD-1", 1, settings.cd1_updates, settings.learning_rate),
+    (f"CD-{settings.long_k}", settings.long_k, settings.long_updates, settings.learning_rate / 3),
+]
+histories = []
+train_start = time.perf_counter()
+for phase, (label, k, n_updates, learning_rate) in enumerate(phases):
+    trainer = pymc_ebm.ContrastiveDivergence(
+        experts,
+        sampler="gibbs",
+        k=k,
+        batch_size=settings.batch_size,
+        learning_rate=learning_rate,
+        optimizer="adam",
+        # both False by default (the lecture's CD); train() reads the same settings
+        persistent=settings.long_persistent and phase > 0,
+        step_kwargs={"mode_jumps": settings.long_mode_jumps and phase > 0},
+        random_seed=settings.seed + phase,
+    )
+    phase_start = time.perf_counter()
+    history = trainer.fit(X, n_updates=n_updates, progress=False)
+    histories.append(history.assign_coords(phase=("update", np.full(n_updates, phase))))
+    print(
+        f"{label}: {n_updates} updates, learning rate {learning_rate:.4f}, "
+        f"{time.perf_counter() - phase_start:.1f} s"
+    )
+train_seconds = time.perf_counter() - train_start
+history = xr.concat(histories, dim="update")
+history = history.assign_coords(update=np.arange(history.sizes["update"]))
+loglik_after = study.mean_log_likelihood(experts, X, N_GRID)
+print(f"training took {train_seconds:.1f} s")
+print(f"exact mean log p(data): {loglik_before:.3f} before, {loglik_after:.3f} after training")
+print(
+    f"energy gap (negatives - data), mean of the last 100 updates: "
+    f"{float(history['energy_gap'][-100:].mean()):.3f}"
+)
+
+# %%
+figures.training(history, "training.png")
+show("training.png")
+
+# %% [markdown]
+# The left panel shows the mean free energies of the data and of the
+# negatives. They drift together because $F$ is not normalised: as the
+# experts sharpen, $\log Z$ changes, and so does every $F(v)$. Only the
+# difference matters to learning, and the exact log-likelihood above is the
+# measure of progress. At first the Gibbs chain moves from the data to
+# places the broad experts like better, so the negatives have lower energy
+# than the data and the gap is negative. Learning closes that gap early on,
+# and afterwards the gap stays near zero: a few sweeps from the data no
+# longer lead anywhere the model prefers.
+
+# %% [markdown]
+# ## 4. The learned experts: stripes
+#
+# Every expert's Gaussian is drawn below as a 2σ ellipse, coloured by
+# shape. A *vertical* stripe is narrow in $x$ and broad in $y$, a
+# *horizontal* stripe the reverse, and anything else is a *blob*. More
+# opaque means a larger mixing proportion $\pi_j$. The table lists the
+# experts with the grid line each stripe pins down.
+
+# %%
+figures.experts(X, experts, "experts.png")
+show("experts.png")
+
+kinds = study.expert_orientation(experts)
+mu, sigma, pi = experts.mu.get_value(), experts.sigma, experts.pi
+table_experts = pd.DataFrame(
+    {
+        "kind": kinds,
+        "μx": mu[:, 0],
+        "μy": mu[:, 1],
+        "σx": sigma[:, 0],
+        "σy": sigma[:, 1],
+        "π": pi,
+    }
+)
+table_experts["grid line"] = [
+    f"x = {round(m[0] * 6)}/6"
+    if kind == "vertical"
+    else f"y = {round(m[1] * 6)}/6"
+    if kind == "horizontal"
+    else "-"
+    for m, kind in zip(mu, kinds, strict=True)
+]
+print(table_experts.sort_values(["kind", "grid line"]).round(4).to_string())
+columns = sorted({round(m[0] * 6) for m, k in zip(mu, kinds, strict=True) if k == "vertical"})
+rows = sorted({round(m[1] * 6) for m, k in zip(mu, kinds, strict=True) if k == "horizontal"})
+print(f"grid columns with a vertical stripe: {[f'{c}/6' for c in columns]}")
+print(f"grid rows with a horizontal stripe:  {[f'{r}/6' for r in rows]}")
+
+# %% [markdown]
+# **Why stripes.** The 4 or 5 clusters of a grid column share one
+# $x$-coordinate. A Gaussian that is very narrow in $x$ and broad in $y$ puts
+# a dimple under the whole column at once, so ten experts (five columns, five
+# rows) can cover all 24 clusters. Fifteen round blobs cannot. The experts
+# left over end up as duplicates of a stripe or as broad blobs with little
+# effect.
+#
+# **Why every crossing, the empty one included.** Energies add. Away from
+# all stripes, every expert sits on its flat uniform floor. On one stripe,
+# the energy is lowered by one dimple. Where a column stripe meets a row
+# stripe, it is lowered by two, so that is where the product puts its mass.
+# A stripe is one constraint: the column stripe says "$x$ is close to $i/6$,
+# whatever $y$ is", and the row stripe says the same for $y$. The empty
+# crossing $(2/6, 3/6)$ lies on the stripe of column 2, which the other four
+# clusters of that column need, and on the stripe of row 3, which the other
+# four clusters of that row need. So it gets two dimples, like every other
+# crossing.
+#
+# Could the model make that one crossing unlikely? A uni-gauss expert can
+# only *lower* the energy near its mean, because its floor is flat, so it
+# cannot put a bump on one spot. It could only cover column 2 and row 3 in
+# pieces, which costs experts the model does not have. The product combines
+# two constraints it has learned into a cluster it never saw. This is the
+# generalisation the lecture's "fantasies fill in the missing cluster"
+# describes.
+#
+# The hidden states at the empty crossing show the two stripes at work:
+
+# %%
+kernel = UniGaussKernel(experts)
+prob_on = kernel.hidden_probabilities(centres)  # p(h_j = 1 | v) at the 25 crossings
+on_at_missing = np.flatnonzero(prob_on[missing_index] > 0.5)
+print("experts using their Gaussian at the empty crossing (2/6, 3/6):")
+print(
+    table_experts.loc[on_at_missing, ["kind", "grid line", "π"]]
+    .assign(**{"p(h=1|v)": prob_on[missing_index, on_at_missing]})
+    .round(4)
+    .to_string()
+)
+free_energy_centres = experts.energy_fn()(centres)
+present_f = np.delete(free_energy_centres, missing_index)
+print(
+    f"free energy F at the empty crossing: {free_energy_centres[missing_index]:.2f}; "
+    f"at the 24 others: min {present_f.min():.2f}, median {np.median(present_f):.2f}, "
+    f"max {present_f.max():.2f}"
+)
+
+# %% [markdown]
+# ## 5. The free-energy landscape
+#
+# $F(v)$ on a 200×200 grid, with the data in white (low $F$ = likely). The
+# stripes are valleys, and the crossings are where two valleys meet. The
+# second figure cuts through the row of the empty crossing ($y = 3/6$) and
+# through a complete row ($y = 4/6$). The empty crossing is a dip like the
+# others.
+
+# %%
+figures.free_energy(X, experts, "free_energy.png")
+show("free_energy.png")
+
+# %%
+x_line = np.linspace(0.0005, 0.9995, 2000)
+fig, ax = plt.subplots(figsize=(8, 3.5))
+for y_line, color in [(3 / 6, "C3"), (4 / 6, "C0")]:
+    values = experts.energy_fn()(np.c_[x_line, np.full_like(x_line, y_line)])
+    ax.plot(x_line, values, color=color, label=f"F(x, y = {round(y_line * 6)}/6)")
+for i in range(1, 6):
+    ax.axvline(i / 6, color="0.85", lw=0.8, zorder=0)
+ax.axvline(study.MISSING[0], color="C3", ls=":", lw=1.5, label="x of the empty crossing")
+ax.set_xlabel("x")
+ax.set_ylabel("free energy")
+ax.set_title("two horizontal cuts through the landscape")
+ax.legend(fontsize=8)
+fig.savefig("energy_cuts.png", dpi=110, bbox_inches="tight")
+plt.show()
+
+# %% [markdown]
+# ## 6. Fantasies from `pm.sample`
+#
+# Fantasies are samples from the trained model. We call `pm.sample` on the
+# model built in section 2, without naming a step method, and PyMC picks
+# `UniGaussGibbs` for $v$ and $h$ together. It runs 4 chains, each with
+# `n_chains` independent rows. Every draw of every row is one fantasy.
+
+# %%
+print("PyMC assigns:", assigned(model))
+with model:
+    sample_start = time.perf_counter()
+    idata = pm.sample(
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=1,
+        random_seed=settings.seed + 100,
+        progressbar=False,
+        compute_convergence_checks=False,
+    )
+    sample_seconds = time.perf_counter() - sample_start
+print(f"sampler statistics recorded: {sorted(idata.sample_stats.data_vars)}")
+fantasies = idata.posterior["v"].values  # (chain, draw, row, 2)
+print(f"{np.prod(fantasies.shape[:-1])} fantasies in {sample_seconds:.1f} s")
+
+# %%
+figures.fantasies(X, fantasies, "fantasies.png")
+show("fantasies.png")
+
+# %% [markdown]
+# `fantasy_metrics` counts the fantasies nearest to each crossing.
+# `missing_cell_ratio` is the empty cell's share divided by the mean share of
+# the 24 present cells: 0 would mean never filled in, 1 as full as an average
+# cluster. `present_cells_covered` counts the present cells with at least 1 %
+# of the fantasies. The same numbers come out of the *exact* cell masses of
+# the model (quadrature of $e^{-F}$ over each cell). That is a check on the
+# sampler, and it separates what the model believes from sampling noise.
+
+# %%
+fantasy_shares = study.cell_shares(fantasies)
+exact_shares = study.exact_cell_shares(experts, N_GRID)
+metrics = pd.DataFrame(
+    {
+        "fantasies (pm.sample)": study.fantasy_metrics(fantasies),
+        "exact (quadrature)": study.fantasy_metrics(None, shares=exact_shares),
+        "data": study.fantasy_metrics(X),
+    }
+)
+print(metrics.round(3).to_string())
+print(
+    f"total variation distance, fantasies vs exact cell shares: "
+    f"{0.5 * np.abs(fantasy_shares - exact_shares).sum():.4f}"
+)
+diagnostics = summary(idata, var_names=["v"])
+print()
+print(diagnostics)
+
+# %%
+figures.cell_shares(
+    {
+        "data": data_shares,
+        "model, exact (quadrature)": exact_shares,
+        "fantasies (pm.sample)": fantasy_shares,
+    },
+    "cell_shares.png",
+)
+show("cell_shares.png")
+
+# %% [markdown]
+# The fantasies match the exact cell masses, and R-hat is close to 1: the
+# sampler draws from the trained model. The model does fill in the empty
+# crossing, with less mass than an average cluster.
+#
+# The model also spreads its mass less evenly over the 24 present clusters
+# than the data do. Where two experts share a grid line (see the table of
+# section 4), their dimples add and that line gets more than its share. Contrastive divergence
+# does not correct this. Its chains start at the data and run for a few
+# sweeps, and with sharp experts they almost never leave the cell they
+# started in (next section). So the learning signal says nothing about how
+# the mass is split *between* cells. This is the lecture's warning about the
+# shortcut: there is no pressure on regions the short chains do not reach.
+# Persistent chains, or negatives drawn with the mode jumps below, would
+# give that pressure.
+
+# %% [markdown]
+# ## 7. Mixing: blocked Gibbs, mode jumps, and PyMC's default steps
+#
+# Three samplers draw from the same joint model $p(v, h)$, with the same
+# rows, chains, tuning and number of draws:
+#
+# * `UniGaussGibbs`, as `pm.sample` picks it: a mode-jump move, then a
+#   blocked Gibbs sweep;
+# * `UniGaussGibbs(mode_jumps=False)`: the plain blocked Gibbs chain of the
+#   lecture, the one contrastive divergence uses;
+# * NUTS on $v$ and BinaryGibbsMetropolis on $h$, what PyMC assigns without
+#   `pymc_ebm` (section 2).
+#
+# Mixing is measured by ArviZ's bulk ESS of the visibles (median over the
+# entries), per second of `pm.sample` (compilation, tuning and draws) and per
+# 1000 draws, and by how often a row moves to another cell between
+# consecutive draws.
+
+# %%
+samplers = {
+    "UniGaussGibbs (mode jumps)": {"seed_offset": 1},
+    "UniGaussGibbs, plain blocked Gibbs": {"seed_offset": 3, "mode_jumps": False},
+    "NUTS + BinaryGibbsMetropolis": {"seed_offset": 2, "default_steps": True},
+}
+runs, rows_table = {}, []
+for label, kwargs in samplers.items():
+    run_idata, seconds = study.sample_experts(
+        experts, settings, n_chains=settings.compare_rows, draws=COMPARE_DRAWS, **kwargs
+    )
+    runs[label] = run_idata
+    diag = summary(run_idata, var_names=["v"])
+    ess = diag.variables["ess_bulk"]
+    n_draws = run_idata.posterior.sizes["chain"] * run_idata.posterior.sizes["draw"]
+    rows_table.append(
+        {
+            "sampler": label,
+            "seconds": seconds,
+            "median bulk ESS": ess.median(),
+            "min bulk ESS": ess.min(),
+            "ESS / s": ess.median() / seconds,
+            "ESS / 1000 draws": 1000 * ess.median() / n_draws,
+            "cell switches / draw": study.cell_switch_rate(run_idata.posterior["v"].values),
+            "R-hat max": diag.rhat_max,
+        }
+    )
+table_mixing = pd.DataFrame(rows_table).set_index("sampler")
+table_mixing["ESS/s vs NUTS+BGM"] = (
+    table_mixing["ESS / s"] / table_mixing.loc["NUTS + BinaryGibbsMetropolis", "ESS / s"]
+)
+print(
+    f"{settings.compare_rows} rows x {settings.chains} chains x {COMPARE_DRAWS} draws "
+    f"(+ {settings.tune} tuning) per sampler"
+)
+print(table_mixing.round(3).to_string())
+
+# %%
+figures.mixing_panels(runs, "mixing.png")
+show("mixing.png")
+
+# %% [markdown]
+# Each trace follows the $x$-coordinate of one row, with faint lines at the
+# grid columns. The rank plots rank all draws of that entry across the 4
+# chains, and each line is one chain's histogram of ranks. Chains that mix
+# have flat histograms near the dashed line. A chain stuck in one cell has
+# all its ranks in a few bins. Every chain starts at PyMC's initial point,
+# the centre of the square, which lies on the grid column $x = 3/6$.
+#
+# **Why plain blocked Gibbs is slow once the experts are sharp.** Take a row
+# sitting at a crossing. The column stripe and the row stripe through it
+# are both on with probability very close to 1 (see the table of section 4
+# for the empty crossing). Given those two, $v$ is drawn from the product of
+# two narrow Gaussians, which is the same crossing again. The row leaves only
+# when a sweep draws one of the two stripes *off*. Then $v$ moves along the
+# stripe that is still on and may land on another crossing of the same row
+# or column. At the centre of a crossing this almost never happens. Most
+# moves start from the edge of a cluster, where a stripe's $p(h_j = 1 \mid v)$
+# is a little lower. The next cell measures, with `one_sweep_moves`, the
+# chance that one sweep changes the cell: from the exact centres, and from
+# the fantasies of section 6, which follow the model's own distribution. The
+# second number should match the plain chain's switch rate in the table.
+# So the chain is a slow random walk on the grid, and it gets slower as
+# learning sharpens the experts. Short CD chains inherit this, which is why
+# they cannot balance the masses of the cells.
+#
+# **NUTS + BinaryGibbsMetropolis** has the same problem and pays more for
+# each draw. NUTS moves $v$ with $h$ held fixed, inside the well of the
+# active Gaussians. BinaryGibbsMetropolis flips the hidden states one at a
+# time, so leaving a crossing again needs a stripe switched off. Each draw
+# costs a NUTS trajectory (about $2^\text{tree depth}$ gradient evaluations)
+# plus one Metropolis test per hidden state, and the narrow wells cause
+# divergent transitions. The statistics are printed below.
+#
+# **The mode jump** is a Metropolis-Hastings move on $v$ with $h$ summed out.
+# For one coordinate at a time it proposes a new value, independent of the
+# current one, from the experts' own 1-D Gaussians (90 %) or the uniform
+# (10 %), and accepts with probability
+# $\min\!\big(1, e^{F(v) - F(v')} q(v_d) / q(v'_d)\big)$. Along $x$, a
+# vertical stripe's Gaussian is narrow and centred on a grid column, so such
+# a proposal lands on another crossing of the same row. It has a good chance
+# of being accepted when that crossing is about as likely as the current
+# one, and the row crosses the grid in one step. The move keeps $p(v)$
+# invariant, so it changes how fast the chain mixes, not where it goes. It
+# works here because the experts' own Gaussians are good proposals for the
+# modes of the product. Where they are not, the acceptance rate
+# (`jump_accept`) drops and the step is no worse than plain Gibbs, apart from
+# the cost of the extra free-energy evaluations.
+#
+# Two caveats on the numbers. Bulk ESS estimated from chains that visit only
+# a few cells is itself rough, and so is R-hat; the rank plots and the
+# cell-switch rates show the same ordering more directly. And the seconds
+# (so ESS per second) depend on the machine and on what else runs on it,
+# while ESS per 1000 draws and the switch rates do not.
+
+# %%
+plain = table_mixing.loc["UniGaussGibbs, plain blocked Gibbs"]
+jumps = table_mixing.loc["UniGaussGibbs (mode jumps)"]
+from_centres = np.delete(
+    study.one_sweep_moves(experts, centres, n_repeats=2000, random_seed=1), missing_index
+)
+from_fantasies = study.one_sweep_moves(experts, fantasies, random_seed=2).mean()
+print(
+    f"one plain sweep changes the cell: from a present crossing's centre "
+    f"{np.median(from_centres):.4f} (median; min {from_centres.min():.4f}, "
+    f"max {from_centres.max():.4f}), from the fantasies {from_fantasies:.4f}"
+)
+print(
+    f"measured cell switches per draw: plain Gibbs {plain['cell switches / draw']:.4f}, "
+    f"with mode jumps {jumps['cell switches / draw']:.4f}"
+)
+jump_accept = float(runs["UniGaussGibbs (mode jumps)"].sample_stats["jump_accept"].mean())
+print(f"mode-jump acceptance rate: {jump_accept:.3f}")
+nuts_stats = summary(runs["NUTS + BinaryGibbsMetropolis"], var_names=["v"]).sampler
+print("NUTS statistics (means):", nuts_stats["mean"].round(4).to_dict())
+print(
+    f"ESS per second, mode jumps vs plain Gibbs: {jumps['ESS / s'] / plain['ESS / s']:.1f}x; "
+    f"vs NUTS + BinaryGibbsMetropolis: {jumps['ESS/s vs NUTS+BGM']:.1f}x; "
+    f"plain Gibbs vs NUTS + BinaryGibbsMetropolis: {plain['ESS/s vs NUTS+BGM']:.1f}x"
+)
+
+# %%
+print(f"total run time: {time.perf_counter() - start_time:.1f} s (quick={QUICK})")

@@ -1,0 +1,19 @@
+"""Step methods for energy-based models, usable inside ``pm.sample``.
+
+Importing this package registers :class:`UniGaussGibbs` at the front of
+``pymc.step_methods.STEP_METHODS``, so ``pm.sample()`` picks it for uni-gauss
+models.
+"""
+
+from pymc_ebm.step_methods.leapfrog import compile_leapfrog, leapfrog
+from pymc_ebm.step_methods.short_run_hmc import ShortRunHMC
+from pymc_ebm.step_methods.unigauss_gibbs import UniGaussGibbs, UniGaussKernel, sample_visible
+
+__all__ = [
+    "ShortRunHMC",
+    "UniGaussGibbs",
+    "UniGaussKernel",
+    "compile_leapfrog",
+    "leapfrog",
+    "sample_visible",
+]

@@ -1,0 +1,632 @@
+"""Many short, independent Hamiltonian trajectories in one compiled function.
+
+:class:`ShortRunHMC` is the negative-phase sampler of contrastive divergence
+with Hamiltonian dynamics: every row of an ``(n_chains, dim)`` visible
+variable is its own chain, gets a random momentum, follows a few leapfrog
+steps and is accepted or rejected on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import field
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pymc.blocking import PointType, StatsType
+from pymc.model import modelcontext
+from pymc.pytensorf import compile as pm_compile
+from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.step_methods.state import DataClassState, WithSamplingState, dataclass_state
+from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
+from pymc.vartypes import continuous_types
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.variable import TensorVariable
+
+from pymc_ebm.step_methods.leapfrog import leapfrog_state
+
+__all__ = ["ShortRunHMC"]
+
+MAX_ENERGY_ERROR = 1000.0
+"""A proposal whose energy rises by more than this counts as diverging (as in PyMC)."""
+
+
+@dataclass_state
+class DualAverageState(DataClassState):
+    """Sampling state of :class:`DualAverageStepSize`."""
+
+    log_step: float
+    log_bar: float
+    hbar: float
+    count: int
+    initial_step: float = field(metadata={"frozen": True})
+    target: float = field(metadata={"frozen": True})
+
+
+class DualAverageStepSize(WithSamplingState):
+    """Dual averaging of the log step size (Nesterov 2009; Hoffman & Gelman 2014).
+
+    The same recursion as PyMC's ``DualAverageAdaptation`` (``gamma=0.05``,
+    ``t0=10``, ``kappa=0.75``, shrinking towards ``log(10 ε₀)``), in plain
+    Python floats so that an update costs about a microsecond.
+
+    Parameters
+    ----------
+    initial_step : float
+        Initial step size ``ε₀``.
+    target : float
+        Target mean acceptance probability.
+    """
+
+    _state_class = DualAverageState
+    gamma = 0.05
+    t0 = 10.0
+    kappa = 0.75
+
+    def __init__(self, initial_step: float, target: float) -> None:
+        self.initial_step = float(initial_step)
+        self.target = float(target)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the adaptation and start again from ``ε₀``."""
+        self.log_step = math.log(self.initial_step)
+        self.log_bar = self.log_step
+        self.hbar = 0.0
+        self.count = 1
+
+    def current(self, tune: bool) -> float:
+        """Step size to use: the adapted one while tuning, the averaged one after."""
+        return math.exp(self.log_step if tune else self.log_bar)
+
+    def update(self, accept: float) -> None:
+        """One adaptation step after a draw with mean acceptance probability ``accept``."""
+        count = self.count
+        w = 1.0 / (count + self.t0)
+        self.hbar = (1.0 - w) * self.hbar + w * (self.target - accept)
+        mu = math.log(10.0 * self.initial_step)
+        self.log_step = mu - self.hbar * math.sqrt(count) / self.gamma
+        mk = count**-self.kappa
+        self.log_bar = mk * self.log_step + (1.0 - mk) * self.log_bar
+        self.count = count + 1
+
+
+@dataclass_state
+class ShortRunHMCState(StepMethodState):
+    """Sampling state of :class:`ShortRunHMC` (for PyMC's resumable traces)."""
+
+    step_adapt: DualAverageState
+    tune: bool
+    n_steps: int = field(metadata={"frozen": True})
+    renew_momentum: int | None = field(metadata={"frozen": True})
+
+
+def _check_args(
+    n_steps: Any, step_size: Any, target_accept: Any, renew_momentum: Any, step_jitter: Any
+) -> tuple[int, float, float, int, float]:
+    """Validate the constructor arguments.
+
+    Returns n_steps, step_size, target_accept, the number of steps per
+    trajectory and step_jitter.
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = int(n_steps)
+    try:
+        step_size_f = float(step_size)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}") from err
+    if not math.isfinite(step_size_f) or step_size_f <= 0:
+        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}")
+    try:
+        target = float(target_accept)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"target_accept must lie in the open interval (0, 1), got {target_accept!r}"
+        ) from err
+    if not 0.0 < target < 1.0:
+        raise ValueError(
+            f"target_accept must lie in the open interval (0, 1), got {target_accept!r}"
+        )
+    try:
+        jitter = float(step_jitter)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"step_jitter must lie in [0, 1), got {step_jitter!r}") from err
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError(f"step_jitter must lie in [0, 1), got {step_jitter!r}")
+    if renew_momentum is None:
+        return n_steps, step_size_f, target, n_steps, jitter
+    if (
+        isinstance(renew_momentum, bool)
+        or not isinstance(renew_momentum, int | np.integer)
+        or renew_momentum < 1
+        or n_steps % renew_momentum
+    ):
+        raise ValueError(
+            f"renew_momentum must be None or a positive integer that divides "
+            f"n_steps={n_steps}, got {renew_momentum!r}"
+        )
+    return n_steps, step_size_f, target, int(renew_momentum), jitter
+
+
+class ShortRunHMC(BlockedStep):
+    r"""Short-run Hamiltonian Monte Carlo with one Metropolis test per row.
+
+    Each draw gives every chain (row) a fresh momentum ``p ~ N(0, I)``
+    (kinetic energy ``½|p|²``), follows ``n_steps`` leapfrog steps of size
+    ``ε`` on the potential ``U(q) = -log p(q)`` and accepts the end point with
+    probability ``min(1, exp(-ΔH))`` (Duane et al. 1987; Neal 2011). With
+    ``renew_momentum=k`` the ``n_steps`` are split into ``n_steps / k``
+    trajectories of ``k`` steps, each with a fresh momentum and its own
+    Metropolis test: the "online HMC learning procedure" of the lecture,
+    which moves towards equilibrium samples. ``renew_momentum=None`` is the
+    lecture's shortcut: momentum once, a few steps.
+
+    The whole draw (all trajectories, energies and tests) is **one** compiled
+    PyTensor function: only the gradient is computed inside a trajectory, the
+    energy only at its ends, and the gradient at the end of one trajectory is
+    reused at the start of the next. The leapfrog steps of a trajectory are a
+    ``pytensor.scan`` (one loop in the compiled function), and so are the
+    trajectories when there are several.
+
+    **Rows as chains.** When every term of the model's log density that
+    depends on the sampled value variables (``model.logp(sum=False)``,
+    Jacobians of transforms included) has the same leading length
+    ``n_chains``, and every sampled value variable has that leading length,
+    row ``i`` has its own Hamiltonian
+    ``H_i = -Σ_terms (term summed over its non-leading axes)[i] + ½|p_i|²``
+    and is accepted or rejected on its own (``per_row`` is ``True``). This is
+    the case for every model built with :func:`pymc_ebm.visible`. Rows are
+    assumed not to interact (a term whose row ``i`` depends on another row
+    would make the per-row test wrong). Otherwise one joint test covers the
+    whole block, with a ``UserWarning`` at construction (``per_row`` is
+    ``False``). Sampling happens on PyMC's value (transformed) space, so
+    bounded variables such as the ``pm.Uniform`` box of a uni-gauss energy
+    work through their transforms.
+
+    **Step size.** While tuning, ``ε`` follows PyMC's dual averaging
+    (Hoffman & Gelman 2014) towards ``target_accept``, fed with the mean
+    acceptance probability over rows and trajectories; :meth:`stop_tuning`
+    fixes it to the averaged value. The default target 0.65 is the optimal
+    acceptance rate of HMC in high dimensions (Beskos et al. 2010). Each
+    trajectory multiplies ``ε`` by a random factor in
+    ``[1 - step_jitter, 1 + step_jitter]`` (as PyMC's ``HamiltonianMC`` does),
+    which keeps fixed-length trajectories from resonating with a period of
+    the target (Neal 2011, section 5.4.2.2); ``step_jitter=0`` gives a fixed ``ε``.
+
+    **Divergences.** A row whose proposal has a non-finite energy, position
+    or gradient, or whose energy rises by more than 1000, is rejected and
+    counted as diverging.
+
+    Parameters
+    ----------
+    vars : list of Variable, optional
+        Random or value variables to sample, each of shape ``(n_chains, ...)``
+        for the per-row test. Default: all continuous variables of the model.
+    n_steps : int, default 10
+        Leapfrog steps per draw (at least 1). It fixes the compiled graph.
+    step_size : float, default 0.1
+        Initial leapfrog step size ``ε`` (positive, finite).
+    target_accept : float, default 0.65
+        Target mean acceptance probability for tuning, in ``(0, 1)``.
+    renew_momentum : int, optional
+        Steps per trajectory: a positive divisor of ``n_steps`` (any other
+        value raises ``ValueError``). ``None`` (the default) is a single
+        trajectory of ``n_steps`` steps.
+    step_jitter : float, default 0.15
+        Relative half-width of the random factor on ``ε`` per trajectory, in ``[0, 1)``.
+    model : pm.Model, optional
+        Defaults to the model on the context stack.
+    rng : RandomGenerator, optional
+        Seed or generator for the momenta and Metropolis uniforms (the only
+        source of randomness); ``pm.sample`` replaces it per chain.
+    initial_point : dict, optional
+        A point of the model, used to check shapes. Default: the model's.
+    compile_kwargs : dict, optional
+        Extra keyword arguments for the compilation (``mode``, ...).
+    blocked : bool, default True
+        ``False`` makes one ``ShortRunHMC`` per variable (PyMC's convention).
+
+    Attributes
+    ----------
+    per_row : bool
+        Whether each row has its own Metropolis test.
+    n_rows : int
+        Number of rows tested on their own (1 in a joint test).
+    step_size : float
+        Step size of the next draw.
+    tune : bool
+        Whether the step size is being adapted.
+
+    Notes
+    -----
+    Statistics per draw: ``tune``; ``accept``, the mean acceptance probability
+    over rows (and trajectories); ``accepted``, the fraction of rows (and
+    trajectories) accepted; ``energy_error``, the mean over non-diverging
+    rows of ``ΔH`` of the last trajectory; ``step_size``, the adapted ``ε``
+    before jitter; ``diverging``,
+    whether any row diverged; ``n_diverging``, how many row trajectories
+    diverged; ``model_logp``, the model's log density after the draw.
+
+    The compiled function takes the current values of the sampled variables
+    ``(n_chains, ...)``, those of the other variables the density depends on,
+    momenta of shape ``(n_trajectories, n_chains, ...)``, uniforms of shape
+    ``(n_trajectories, n_rows + 1)`` (the step-size jitter, then the rows'
+    Metropolis tests) and the step size; all random inputs come from
+    ``self.rng``, so a seed fixes the draws.
+
+    References
+    ----------
+    .. [1] Duane, S., Kennedy, A. D., Pendleton, B. J. and Roweth, D. (1987).
+       Hybrid Monte Carlo. *Physics Letters B* 195(2), 216-222.
+    .. [2] Neal, R. M. (2011). MCMC using Hamiltonian dynamics. In *Handbook of
+       Markov Chain Monte Carlo*, chapter 5. Chapman & Hall/CRC.
+    .. [3] Beskos, A., Pillai, N. S., Roberts, G. O., Sanz-Serna, J. M. and
+       Stuart, A. M. (2010). Optimal tuning of the hybrid Monte Carlo
+       algorithm. *Bernoulli* 19(5A), 1501-1534 (arXiv:1001.4460).
+    .. [4] Hoffman, M. D. and Gelman, A. (2014). The No-U-Turn sampler.
+       *JMLR* 15, 1593-1623.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_ebm
+    >>> expert = pymc_ebm.StudentT(W=[[1.0]], alpha=[3.5])
+    >>> with pm.Model():
+    ...     v = pymc_ebm.visible("v", expert, n_chains=8)
+    ...     step = pymc_ebm.ShortRunHMC(n_steps=5, step_size=0.3)
+    ...     idata = pm.sample(
+    ...         draws=20, tune=20, step=step, chains=1, random_seed=1,
+    ...         progressbar=False, compute_convergence_checks=False,
+    ...     )
+    >>> step.per_row, idata.posterior["v"].shape
+    (True, (1, 20, 8, 1))
+    """
+
+    name = "short_run_hmc"
+    default_blocked = True
+    _state_class = ShortRunHMCState
+
+    stats_dtypes_shapes = {
+        "tune": (bool, []),
+        "accept": (np.float64, []),
+        "accepted": (np.float64, []),
+        "energy_error": (np.float64, []),
+        "step_size": (np.float64, []),
+        "diverging": (bool, []),
+        "n_diverging": (np.int64, []),
+        "model_logp": (np.float64, []),
+    }
+
+    def __init__(
+        self,
+        vars: Sequence[TensorVariable] | None = None,
+        *,
+        n_steps: int = 10,
+        step_size: float = 0.1,
+        target_accept: float = 0.65,
+        renew_momentum: int | None = None,
+        step_jitter: float = 0.15,
+        model: pm.Model | None = None,
+        rng: RandomGenerator = None,
+        initial_point: PointType | None = None,
+        compile_kwargs: dict | None = None,
+        blocked: bool = True,
+    ) -> None:
+        n_steps, step_size, target_accept, steps_per_traj, step_jitter = _check_args(
+            n_steps, step_size, target_accept, renew_momentum, step_jitter
+        )
+        model = modelcontext(model)
+        if vars is None:
+            vars = model.continuous_value_vars
+        else:
+            vars = get_value_vars_from_user_vars(vars, model)
+        if not vars:
+            raise ValueError("ShortRunHMC needs at least one continuous variable to sample")
+        for var in vars:
+            if var.dtype not in continuous_types:
+                raise ValueError(
+                    f"ShortRunHMC samples continuous variables only; "
+                    f"{var.name} has dtype {var.dtype}"
+                )
+        self.vars = list(vars)
+        self.blocked = blocked
+        self.rng = get_random_generator(rng)
+        self.n_steps = n_steps
+        self.renew_momentum = None if renew_momentum is None else steps_per_traj
+        self.n_trajectories = n_steps // steps_per_traj
+        self.target_accept = target_accept
+        self.step_jitter = step_jitter
+        self.step_adapt = DualAverageStepSize(step_size, target_accept)
+        self.tune = True
+        if initial_point is None:
+            initial_point = model.initial_point()
+        self._build(model, steps_per_traj, initial_point, compile_kwargs or {})
+
+    # -- graph -------------------------------------------------------------
+    def _classify_terms(
+        self, model: pm.Model, initial_point: PointType
+    ) -> tuple[list[TensorVariable], list[TensorVariable], bool, int, str]:
+        """Split logp terms into those that depend on the block and the rest; decide per-row."""
+        terms = [pt.as_tensor_variable(t) for t in model.logp(sum=False)]
+        block = set(self.vars)
+        block_terms, other_terms = [], []
+        for term in terms:
+            (block_terms if block & set(ancestors([term])) else other_terms).append(term)
+        if not block_terms:
+            raise ValueError("the model's log density does not depend on the sampled variables")
+        leading = {np.shape(initial_point[v.name])[:1] for v in self.vars}
+        if len(leading) != 1 or leading == {()}:
+            return block_terms, other_terms, False, 1, "the sampled variables' leading axes differ"
+        (n_rows,) = leading.pop()
+        if any(t.ndim == 0 for t in block_terms):
+            return block_terms, other_terms, False, 1, "a log density term is a scalar"
+        static = [t.type.shape[0] for t in block_terms]
+        if None in static:
+            inputs = [v for v in model.value_vars if v in set(ancestors(block_terms))]
+            # Leading lengths not known statically: evaluate them once, without JIT compilation.
+            shape_fn = pytensor.function(
+                inputs,
+                [t.shape[0] for t in block_terms],
+                on_unused_input="ignore",
+                mode="FAST_COMPILE",
+            )
+            static = [
+                int(s)
+                for s in shape_fn(
+                    *[np.asarray(initial_point[v.name], dtype=v.dtype) for v in inputs]
+                )
+            ]
+        if any(s != n_rows for s in static):
+            return (
+                block_terms,
+                other_terms,
+                False,
+                1,
+                f"log density terms have leading lengths {sorted(set(static))}, "
+                f"not the variables' {n_rows}",
+            )
+        return block_terms, other_terms, True, int(n_rows), ""
+
+    def _build(
+        self,
+        model: pm.Model,
+        steps_per_traj: int,
+        initial_point: PointType,
+        compile_kwargs: dict,
+    ) -> None:
+        block_terms, other_terms, per_row, n_rows, why = self._classify_terms(model, initial_point)
+        self.per_row = per_row
+        self.n_rows = n_rows
+        if not per_row:
+            warnings.warn(
+                f"ShortRunHMC uses one joint Metropolis test for the whole block: {why}",
+                UserWarning,
+                stacklevel=3,
+            )
+
+        def row_sum(x: TensorVariable) -> TensorVariable:
+            if not per_row:
+                return pt.sum(x)[None]
+            return pt.sum(x, axis=tuple(range(1, x.ndim))) if x.ndim > 1 else x
+
+        def row_all_finite(x: TensorVariable) -> TensorVariable:
+            finite = pt.isfinite(x)
+            if not per_row:
+                return pt.all(finite)[None]
+            return pt.all(finite, axis=tuple(range(1, x.ndim))) if x.ndim > 1 else finite
+
+        def expand(mask: TensorVariable, x: TensorVariable) -> TensorVariable:
+            if not per_row:
+                return mask[0]
+            return pt.shape_padright(mask, x.ndim - 1)
+
+        def kinetic(ps: list[TensorVariable]) -> TensorVariable:
+            return 0.5 * sum(row_sum(pt.sqr(p)) for p in ps)
+
+        potential = -sum(row_sum(t) for t in block_terms)  # (n_rows,)
+        grads = pt.grad(pt.sum(potential), self.vars)
+
+        def replace(graphs: list[TensorVariable], qs: list[TensorVariable]) -> list:
+            return clone_replace(graphs, replace=dict(zip(self.vars, qs, strict=True)))
+
+        def grad_fn(qs: list[TensorVariable]) -> list[TensorVariable]:
+            return replace(grads, qs)
+
+        def energy_and_grad(qs: list[TensorVariable]) -> tuple[TensorVariable, list]:
+            # Cloned together, so the forward pass is shared by energy and gradient.
+            u, *g = replace([potential, *grads], qs)
+            return u, g
+
+        floatx = pytensor.config.floatX
+        q_in = [v.type(f"{v.name}_q0") for v in self.vars]
+        p_in = [
+            pt.tensor(f"{v.name}_p", dtype=v.dtype, shape=(self.n_trajectories, *v.type.shape))
+            for v in self.vars
+        ]
+        # Uniforms per trajectory: column 0 jitters the step size, the others
+        # are the rows' Metropolis tests.
+        uniforms = pt.tensor("uniforms", dtype=floatx, shape=(self.n_trajectories, n_rows + 1))
+        step_size_in = pt.scalar("step_size", dtype=floatx)
+        log_u = pt.log(uniforms[:, 1:])
+        eps_in = step_size_in * (1.0 + self.step_jitter * (2.0 * uniforms[:, 0] - 1.0))
+
+        def trajectory(qs, gs, u, p0s, log_u_t, eps):
+            """One trajectory from (qs, gs = ∇U(qs), u = U(qs)) with momenta p0s, then the test."""
+            half_eps = 0.5 * eps
+            q, p, g = qs, p0s, gs
+            if steps_per_traj > 1:
+                # All steps but the last in a scan (gradient only) ...
+                q, p, g = leapfrog_state(
+                    q, p, eps, steps_per_traj - 1, grad_fn, initial_grad=g, unroll=False
+                )
+            # ... and the last one here, where the end energy shares the gradient's forward pass.
+            p = [pi - half_eps * gi for pi, gi in zip(p, g, strict=True)]
+            q1 = [qi + eps * pi for qi, pi in zip(q, p, strict=True)]
+            u1, g1 = energy_and_grad(q1)
+            p1 = [pi - half_eps * gi for pi, gi in zip(p, g1, strict=True)]
+            delta = u1 + kinetic(p1) - u - kinetic(p0s)
+            finite = pt.isfinite(delta)
+            for x in (*q1, *g1):
+                finite = finite & row_all_finite(x)
+            delta_safe = pt.switch(finite, delta, np.inf)
+            accept_prob = pt.exp(pt.minimum(0.0, -delta_safe))
+            accept = pt.lt(log_u_t, -delta_safe)
+            diverging = ~finite | pt.gt(delta_safe, MAX_ENERGY_ERROR)
+            q_new = [pt.switch(expand(accept, a), a, b) for a, b in zip(q1, qs, strict=True)]
+            g_new = [pt.switch(expand(accept, a), a, b) for a, b in zip(g1, gs, strict=True)]
+            u_new = pt.switch(accept, u1, u)
+            row_stats = [
+                accept_prob,
+                pt.cast(accept, floatx),
+                pt.cast(diverging, "int64"),
+                pt.switch(finite, delta, 0.0),
+                pt.cast(finite, floatx),
+            ]
+            return q_new, g_new, u_new, row_stats
+
+        u0, g0 = energy_and_grad(q_in)
+        n_vars = len(self.vars)
+        if self.n_trajectories == 1:
+            qs, _, u, row_stats = trajectory(
+                q_in, g0, u0, [p[0] for p in p_in], log_u[0], eps_in[0]
+            )
+            accept_prob, accepted, diverging, delta, finite = (s[None] for s in row_stats)
+        else:
+
+            def body(*args):
+                p0s = list(args[:n_vars])
+                log_u_t, eps = args[n_vars : n_vars + 2]
+                qs = list(args[n_vars + 2 : 2 * n_vars + 2])
+                gs = list(args[2 * n_vars + 2 : 3 * n_vars + 2])
+                u = args[3 * n_vars + 2]
+                q_new, g_new, u_new, row_stats = trajectory(qs, gs, u, p0s, log_u_t, eps)
+                return [*q_new, *g_new, u_new, *row_stats]
+
+            outs = pytensor.scan(
+                body,
+                sequences=[*p_in, log_u, eps_in],
+                outputs_info=[*q_in, *g0, u0, None, None, None, None, None],
+                n_steps=self.n_trajectories,
+                return_list=True,
+                return_updates=False,
+                name="short_run_hmc_trajectories",
+            )
+            qs = [o[-1] for o in outs[:n_vars]]
+            u = outs[2 * n_vars][-1]
+            accept_prob, accepted, diverging, delta, finite = outs[2 * n_vars + 1 :]
+        n_finite = pt.sum(finite[-1])
+        energy_error = pt.switch(
+            pt.gt(n_finite, 0), pt.sum(delta[-1]) / pt.maximum(n_finite, 1.0), np.nan
+        )
+        model_logp = -pt.sum(u)
+        if other_terms:
+            model_logp = model_logp + sum(pt.sum(t) for t in other_terms)
+        stats = pt.stack(
+            [
+                pt.mean(accept_prob),
+                pt.mean(accepted),
+                energy_error,
+                pt.sum(diverging),
+                model_logp,
+            ]
+        ).astype("float64")
+        outputs = [*qs, stats]
+        extra = [
+            v
+            for v in model.value_vars
+            if v not in set(self.vars) and v in set(ancestors([*block_terms, *other_terms]))
+        ]
+        self._var_names = [v.name for v in self.vars]
+        self._input_dtypes = [(v.name, v.dtype) for v in [*self.vars, *extra]]
+        self._momenta = [
+            ((self.n_trajectories, *np.shape(initial_point[v.name])), v.dtype) for v in self.vars
+        ]
+        self._uniforms_shape = (self.n_trajectories, n_rows + 1)
+        self._floatx = floatx
+        with model:
+            self._fn = pm_compile(
+                [*q_in, *extra, *p_in, uniforms, step_size_in],
+                outputs,
+                on_unused_input="ignore",
+                **compile_kwargs,
+            )
+        self._fn.trust_input = True
+
+    # -- sampling ----------------------------------------------------------
+    @property
+    def step_size(self) -> float:
+        """Step size of the next draw (adapted while tuning, averaged after)."""
+        return self.step_adapt.current(self.tune)
+
+    def step(self, point: PointType) -> tuple[PointType, StatsType]:
+        """Draw new values of the block's variables (one compiled call).
+
+        Parameters
+        ----------
+        point : dict
+            Current values of the model's value variables, by name.
+
+        Returns
+        -------
+        point : dict
+            The point with the block's variables replaced.
+        stats : list of dict
+            One dict with the statistics listed in :attr:`stats_dtypes_shapes`.
+        """
+        tune = bool(self.tune)
+        step_size = self.step_adapt.current(tune)
+        rng = self.rng
+        inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
+        inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
+        inputs.append(np.asarray(step_size, dtype=self._floatx))
+        *values, stats = self._fn(*inputs)
+        accept, accepted, energy_error, n_div, model_logp = stats.tolist()
+        if tune:
+            self.step_adapt.update(accept)
+        new_point = dict(point)
+        new_point.update(zip(self._var_names, values, strict=True))
+        return new_point, [
+            {
+                "tune": tune,
+                "accept": accept,
+                "accepted": accepted,
+                "energy_error": energy_error,
+                "step_size": step_size,
+                "diverging": n_div > 0,
+                "n_diverging": int(n_div),
+                "model_logp": model_logp,
+            }
+        ]
+
+    def stop_tuning(self) -> None:
+        """Stop adapting; later draws use the averaged step size."""
+        self.tune = False
+
+    def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
+        """Prepare for one chain: its own generator, adaptation restarted, tuning iff ``tune > 0``.
+
+        ``pm.sample`` calls this per chain in the sequential and the parallel
+        paths alike, so both give the same draws for the same seed, also when
+        the step was used before.
+        """
+        super().setup_chain(rng, tune, draws)
+        self.step_adapt.reset()
+        self.tune = tune > 0
+
+    def reset_tuning(self) -> None:
+        """Restart step-size adaptation from the initial step size."""
+        self.step_adapt.reset()
+
+    @staticmethod
+    def competence(var: TensorVariable, has_grad: bool) -> Competence:
+        """COMPATIBLE for continuous variables with gradients, INCOMPATIBLE otherwise."""
+        if var.dtype in continuous_types and has_grad:
+            return Competence.COMPATIBLE
+        return Competence.INCOMPATIBLE

@@ -1,0 +1,291 @@
+"""Tests of ShortRunHMC: known targets through ``pm.sample``, per-row tests, plumbing."""
+
+import warnings
+
+import arviz as az
+import cloudpickle
+import numpy as np
+import pymc as pm
+import pytest
+from pymc.step_methods.compound import Competence
+from scipy import stats
+
+import pymc_ebm
+from pymc_ebm import ShortRunHMC
+from pymc_ebm.quadrature import grid_density
+
+Z_99 = stats.norm.ppf(0.99)  # ≈ 2.33
+ALPHA = 0.01
+
+MU = np.array([1.0, -2.0])
+COV = np.array([[1.0, 0.8], [0.8, 1.0]])
+SCALES = np.tile([0.8, 1.25], 30)  # row r is N(MU, SCALES[r]² COV)
+TARGET = 0.65
+
+
+def _sample(step, draws, tune, seed, **kwargs):
+    kwargs.setdefault("chains", 1)
+    return pm.sample(
+        draws=draws,
+        tune=tune,
+        step=step,
+        random_seed=seed,
+        progressbar=False,
+        compute_convergence_checks=False,
+        **kwargs,
+    )
+
+
+def _z_mean(values, truth):
+    """|mean − truth| / MCSE for draws of shape (chains, draws) (ArviZ MCSE)."""
+    return abs(values.mean() - truth) / az.mcse(values, method="mean", chain_axis=0, draw_axis=1)
+
+
+# -- a correlated 2-D Gaussian batch with rows of different scales -----------------
+@pytest.fixture(scope="module")
+def gaussian():
+    """Two variables in one block: x_r ~ N(MU, s_r² COV) and y_r ~ N(-1, s_r²), rows r."""
+    with pm.Model() as model:
+        pm.MvNormal(
+            "x",
+            mu=MU,
+            cov=SCALES[:, None, None] ** 2 * COV,
+            shape=(len(SCALES), 2),
+        )
+        pm.Normal("y", -1.0, SCALES, shape=(len(SCALES),))
+        step = ShortRunHMC(n_steps=10, step_size=0.1, target_accept=TARGET)
+        idata = _sample(step, draws=400, tune=400, seed=2024)
+    return model, step, idata
+
+
+def _standardised(idata):
+    """Draws as (rows, draws, 2), standardised to N(0, COV) on every row."""
+    x = idata.posterior["x"].values[0]  # (draws, rows, 2)
+    z = (x - MU) / SCALES[None, :, None]
+    return np.moveaxis(z, 1, 0)
+
+
+def test_gaussian_is_per_row(gaussian):
+    _, step, _ = gaussian
+    assert step.per_row
+    assert step.n_rows == len(SCALES)
+    assert [v.name for v in step.vars] == ["x", "y"]
+
+
+def test_gaussian_mean_variance_covariance_within_mcse(gaussian):
+    _, _, idata = gaussian
+    z = _standardised(idata)  # rows act as chains for the MCSE
+    for d in range(2):
+        assert _z_mean(z[..., d], 0.0) < Z_99
+        assert _z_mean(z[..., d] ** 2, COV[d, d]) < Z_99
+    assert _z_mean(z[..., 0] * z[..., 1], COV[0, 1]) < Z_99
+    y = (idata.posterior["y"].values[0].T + 1.0) / SCALES[:, None]  # (rows, draws), N(0, 1)
+    assert _z_mean(y, 0.0) < Z_99
+    assert _z_mean(y**2, 1.0) < Z_99
+
+
+def test_tuned_acceptance_near_target(gaussian):
+    _, _, idata = gaussian
+    accept = idata.sample_stats["accept"].values
+    assert abs(accept.mean() - TARGET) < 0.1
+    step_size = idata.sample_stats["step_size"].values
+    assert np.all(step_size == step_size[0, 0])  # fixed after tuning
+
+
+def test_rows_accept_on_their_own(gaussian):
+    _, _, idata = gaussian
+    # Stats: fractions of accepted rows strictly between 0 and 1 (a joint test gives 0 or 1).
+    accepted = idata.sample_stats["accepted"].values.ravel()
+    assert np.mean((accepted > 0) & (accepted < 1)) > 0.9
+    # Behaviour: with one step size, narrow rows (scale 0.8) move less often than wide ones.
+    x = idata.posterior["x"].values[0]
+    moved = np.any(x[1:] != x[:-1], axis=2).mean(axis=0)  # per row
+    y = idata.posterior["y"].values[0]
+    np.testing.assert_array_equal(y[1:] != y[:-1], np.any(x[1:] != x[:-1], axis=2))
+    narrow, wide = moved[SCALES == 0.8], moved[SCALES == 1.25]
+    assert narrow.mean() + 0.15 < wide.mean()
+    assert narrow.max() < wide.min()
+
+
+def test_same_seed_same_draws_also_with_two_cores(gaussian):
+    model, step, _ = gaussian
+    with model:
+        one = _sample(step, draws=30, tune=20, seed=7, chains=2, cores=1)
+        again = _sample(step, draws=30, tune=20, seed=7, chains=2, cores=1)
+        parallel = _sample(step, draws=30, tune=20, seed=7, chains=2, cores=2)
+        other = _sample(step, draws=30, tune=20, seed=8, chains=1)
+    x = one.posterior["x"].values
+    np.testing.assert_array_equal(again.posterior["x"].values, x)
+    np.testing.assert_array_equal(parallel.posterior["x"].values, x)
+    assert not np.array_equal(x[0], x[1])
+    assert not np.array_equal(other.posterior["x"].values[0], x[0])
+
+
+def test_pickle_round_trip_gives_same_draws(gaussian):
+    model, step, _ = gaussian
+    copy = cloudpickle.loads(cloudpickle.dumps(step))
+    point = model.initial_point()
+    step.setup_chain(np.random.default_rng(3), tune=0, draws=1)
+    copy.setup_chain(np.random.default_rng(3), tune=0, draws=1)
+    new, stats = step.step(point)
+    new_copy, stats_copy = copy.step(point)
+    np.testing.assert_array_equal(new["x"], new_copy["x"])
+    np.testing.assert_array_equal(new["y"], new_copy["y"])
+    assert stats == stats_copy
+
+
+def test_divergent_rows_are_rejected_and_counted(gaussian):
+    model, _, _ = gaussian
+    with model:
+        step = ShortRunHMC(n_steps=10, step_size=1e150)
+    step.stop_tuning()
+    point = model.initial_point()
+    new, [st] = step.step(point)
+    np.testing.assert_array_equal(new["x"], point["x"])
+    np.testing.assert_array_equal(new["y"], point["y"])
+    assert st["diverging"] and st["n_diverging"] == len(SCALES)
+    assert st["accept"] == 0.0 and st["accepted"] == 0.0
+    assert np.isnan(st["energy_error"])
+    assert st["step_size"] == pytest.approx(1e150)
+    assert np.isfinite(st["model_logp"])
+
+
+# -- energies from pymc_ebm -------------------------------------------------------
+def test_student_t_expert_with_momentum_renewal():
+    """E = 3.5 log(1 + x²/2) is a Student-t with ν = 6 and scale √(2/6)."""
+    expert = pymc_ebm.StudentT(W=[[1.0]], alpha=[3.5])
+    with pm.Model():
+        pymc_ebm.visible("v", expert, n_chains=100)
+        step = ShortRunHMC(n_steps=10, step_size=0.5, renew_momentum=5)
+        idata = _sample(step, draws=400, tune=300, seed=11)
+    assert step.n_trajectories == 2 and step.per_row
+    draws = idata.posterior["v"].values[0, ::20, :, 0].ravel()
+    truth = stats.t(df=6, scale=np.sqrt(2 / 6))
+    assert stats.kstest(draws, truth.cdf).pvalue > ALPHA
+    assert abs(idata.sample_stats["accept"].values.mean() - TARGET) < 0.1
+
+
+def test_unigauss_product_on_the_unit_square():
+    """Through the Uniform box's logit transform, against quadrature marginals."""
+    experts = pymc_ebm.UniGauss(
+        mu=[[0.25, 0.3], [0.7, 0.6], [0.4, 0.8]],
+        sigma=[[0.1, 0.15], [0.12, 0.08], [0.2, 0.1]],
+        pi=[0.6, 0.5, 0.7],
+    )
+    with pm.Model():
+        pymc_ebm.visible("v", experts, n_chains=100)
+        step = ShortRunHMC(n_steps=10, step_size=0.2)
+        idata = _sample(step, draws=400, tune=300, seed=5)
+    assert step.per_row
+    v = idata.posterior["v"].values[0, ::10]  # (draws, rows, 2)
+    assert np.all((v > 0) & (v < 1))
+    grid = grid_density(experts, n_points=400)
+    for axis in range(2):
+        result = stats.kstest(v[..., axis].ravel(), lambda x, a=axis: grid.marginal_cdf(a, x))
+        assert result.pvalue > ALPHA
+
+
+# -- several variables, joint test, compound steps -------------------------------
+def _hierarchy():
+    """mu ~ N(0, 1), x_i ~ N(mu, 1): marginally Var(mu) = 1, Var(x_i) = 2."""
+    model = pm.Model()
+    with model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("x", mu, 1.0, shape=(4,))
+    return model
+
+
+def test_joint_test_for_blocks_without_common_rows():
+    model = _hierarchy()
+    with model, pytest.warns(UserWarning, match="one joint Metropolis test"):
+        step = ShortRunHMC(n_steps=10, step_size=0.3)
+    assert not step.per_row and step.n_rows == 1
+    assert {v.name for v in step.vars} == {"mu", "x"}
+    with model:
+        idata = _sample(step, draws=1000, tune=300, seed=3)
+    accepted = idata.sample_stats["accepted"].values
+    assert set(np.unique(accepted)) <= {0.0, 1.0}
+    mu = idata.posterior["mu"].values
+    x = idata.posterior["x"].values
+    assert _z_mean(mu, 0.0) < Z_99
+    assert _z_mean(mu**2, 1.0) < Z_99
+    assert _z_mean(x[..., 0], 0.0) < Z_99
+    assert _z_mean(x[..., 0] ** 2, 2.0) < Z_99
+
+
+def test_inside_a_compound_step():
+    """Rows of x are their own chains given mu, which another sampler updates."""
+    model = _hierarchy()
+    with model:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            hmc = ShortRunHMC([model["x"]], n_steps=5, step_size=0.5)
+        idata = _sample([hmc, pm.Slice([model["mu"]])], draws=1500, tune=300, seed=9)
+    assert hmc.per_row and hmc.n_rows == 4
+    x = idata.posterior["x"].values
+    mu = idata.posterior["mu"].values
+    assert _z_mean(mu**2, 1.0) < Z_99
+    for i in range(4):
+        assert _z_mean(x[..., i], 0.0) < Z_99
+        assert _z_mean(x[..., i] ** 2, 2.0) < Z_99
+
+
+def test_competence():
+    with pm.Model() as model:
+        pm.Normal("a")
+        pm.Poisson("k", 3.0)
+    assert ShortRunHMC.competence(model["a"], True) == Competence.COMPATIBLE
+    assert ShortRunHMC.competence(model["a"], False) == Competence.INCOMPATIBLE
+    assert ShortRunHMC.competence(model["k"], False) == Competence.INCOMPATIBLE
+
+
+def test_reset_and_stop_tuning():
+    step = object.__new__(ShortRunHMC)
+    step.step_adapt = pymc_ebm.step_methods.short_run_hmc.DualAverageStepSize(0.1, TARGET)
+    step.tune = True
+    for _ in range(20):
+        step.step_adapt.update(1.0)  # everything accepted: the step grows
+    assert step.step_size > 0.1
+    step.stop_tuning()
+    assert not step.tune
+    averaged = step.step_size
+    assert averaged == pytest.approx(np.exp(step.step_adapt.log_bar))
+    step.reset_tuning()
+    assert step.step_adapt.current(True) == pytest.approx(0.1)
+
+
+# -- validation --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_steps": 0}, "n_steps"),
+        ({"n_steps": 2.5}, "n_steps"),
+        ({"n_steps": True}, "n_steps"),
+        ({"step_size": 0.0}, "step_size"),
+        ({"step_size": -0.1}, "step_size"),
+        ({"step_size": np.nan}, "step_size"),
+        ({"step_size": np.inf}, "step_size"),
+        ({"step_size": "big"}, "step_size"),
+        ({"target_accept": 0.0}, "target_accept"),
+        ({"target_accept": 1.0}, "target_accept"),
+        ({"target_accept": 1.5}, "target_accept"),
+        ({"renew_momentum": 0}, "renew_momentum"),
+        ({"renew_momentum": 3}, "renew_momentum"),  # does not divide n_steps=10
+        ({"renew_momentum": 20}, "renew_momentum"),
+        ({"renew_momentum": 2.0}, "renew_momentum"),
+        ({"step_jitter": -0.1}, "step_jitter"),
+        ({"step_jitter": 1.0}, "step_jitter"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, name):
+    with pm.Model():
+        pm.Normal("a", shape=(3,))
+        with pytest.raises(ValueError, match=name):
+            ShortRunHMC(**kwargs)
+
+
+def test_discrete_variable_raises():
+    with pm.Model() as model:
+        pm.Poisson("k", 3.0)
+        with pytest.raises(ValueError, match="continuous"):
+            ShortRunHMC([model["k"]])
