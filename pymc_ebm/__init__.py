@@ -5,7 +5,7 @@ Products of experts written as PyTensor energies, registered in a
 step methods and a contrastive-divergence trainer for learning.
 """
 
-from pymc_ebm import datasets
+from pymc_ebm import datasets, diagnostics
 from pymc_ebm.energies import (
     Energy,
     Gaussian,
@@ -38,6 +38,7 @@ __all__ = [
     "UniGauss",
     "UniGaussGibbs",
     "datasets",
+    "diagnostics",
     "grid_density",
     "hidden",
     "load",
