@@ -146,14 +146,23 @@ def test_mixture_energy_closed_form():
     mu_g = rng.normal(size=(2, 2))
     sigma_g = rng.uniform(0.5, 1.5, size=(2, 2))
     mu, sigma, pi, low, high = unigauss_params(rng, n_experts=1)
+    mu2, sigma2, pi2 = mu + 0.2, sigma * 1.5, pi * 0.5
     weights = np.array([0.2, 0.3, 0.5])
-    mixture = Mixture([Gaussian(mu_g, sigma_g), UniGauss(mu, sigma, pi, low, high)], weights)
+    mixture = Mixture(
+        [
+            UniGauss(mu, sigma, pi, low, high),
+            UniGauss(np.r_[mu2, mu], np.r_[sigma2, sigma], np.r_[pi2, pi], low, high),
+        ],
+        weights,
+    )
     x = rng.uniform(low, high, size=(8, 2))
 
     log_p = np.concatenate(
         [
-            stats.norm.logpdf(x[:, None, :], mu_g[None], sigma_g[None]).sum(-1),
             unigauss_expert_log_density(x, mu, sigma, pi, low, high),
+            unigauss_expert_log_density(
+                x, np.r_[mu2, mu], np.r_[sigma2, sigma], np.r_[pi2, pi], low, high
+            ),
         ],
         axis=1,
     )
@@ -162,6 +171,21 @@ def test_mixture_energy_closed_form():
     np.testing.assert_allclose(mixture.weights, weights, rtol=1e-12)
     assert mixture.n_experts == 3
     np.testing.assert_array_equal(mixture.domain[0], low)
+
+
+def test_mixture_of_gaussians_closed_form_and_mismatched_domains():
+    rng = np.random.default_rng(RNG_SEED)
+    mu_g = rng.normal(size=(2, 2))
+    sigma_g = rng.uniform(0.5, 1.5, size=(2, 2))
+    mixture = Mixture([Gaussian(mu_g, sigma_g)], weights=[0.4, 0.6])
+    x = rng.normal(size=(6, 2))
+    log_p = stats.norm.logpdf(x[:, None, :], mu_g[None], sigma_g[None]).sum(-1)
+    expected = -np.log((np.array([0.4, 0.6])[None] * np.exp(log_p)).sum(axis=1))
+    np.testing.assert_allclose(mixture.energy_fn()(x), expected, rtol=1e-10)
+    assert mixture.domain is None
+    mu, sigma, pi, low, high = unigauss_params(rng, n_experts=1)
+    with pytest.raises(ValueError, match="share one domain"):
+        Mixture([Gaussian(mu_g, sigma_g), UniGauss(mu, sigma, pi, low, high)])
 
 
 def test_mixture_of_one_gaussian_is_normalised():
@@ -296,7 +320,10 @@ def _families():
         "student_t": student,
         "unigauss": unigauss,
         "product": ProductOfExperts([gauss, student, unigauss]),
-        "mixture": Mixture([gauss, unigauss], weights=[0.1, 0.2, 0.3, 0.2, 0.2]),
+        "mixture": Mixture(
+            [unigauss, UniGauss(mu[:2] + 0.1, sigma[:2], pi[:2], low, high)],
+            weights=[0.1, 0.2, 0.3, 0.2, 0.2],
+        ),
     }
 
 
