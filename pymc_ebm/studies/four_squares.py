@@ -13,16 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from pymc_ebm.datasets import four_squares, square_index
+from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
 from pymc_ebm.diagnostics import summary
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.sampling import sample_fantasies
 from pymc_ebm.training import ContrastiveDivergence
 
-__all__ = ["SquaresSettings", "fantasy_metrics", "run", "train"]
+__all__ = [
+    "SquaresSettings",
+    "exact_metrics",
+    "fantasy_metrics",
+    "make_trainer",
+    "quadrant",
+    "run",
+    "sample_fantasies_from_box",
+    "square_switches",
+    "train",
+    "within_square_diagnostics",
+]
 
 BOX = (-2.0, 2.0)
 
@@ -53,8 +65,21 @@ class SquaresSettings:
         return cls(n_updates=150, draws=100, tune=100, n_chains=10, hidden=(16, 8))
 
 
-def train(X: np.ndarray, settings: SquaresSettings) -> tuple[MLPEnergy, xr.Dataset, float]:
-    """Train the network with the HMC shortcut (momentum once, a few leapfrog steps)."""
+def make_trainer(
+    settings: SquaresSettings,
+    *,
+    step_kwargs: dict[str, Any] | None = None,
+    persistent: bool = False,
+) -> tuple[MLPEnergy, ContrastiveDivergence]:
+    """The network and its trainer, as :func:`train` builds them, before any update.
+
+    ``step_kwargs`` are merged over the settings' ``n_steps`` and
+    ``step_size`` for :class:`~pymc_ebm.ShortRunHMC` (e.g. ``{"n_steps": 30,
+    "renew_momentum": 5}`` for the lecture's online HMC learning procedure);
+    ``persistent=True`` keeps the negative chains between updates. Calling
+    ``fit`` on the trainer several times continues the same run: ``fit(X, a)``
+    then ``fit(X, b)`` gives the parameters of ``fit(X, a + b)``.
+    """
     net = MLPEnergy(
         2,
         hidden=settings.hidden,
@@ -69,9 +94,20 @@ def train(X: np.ndarray, settings: SquaresSettings) -> tuple[MLPEnergy, xr.Datas
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
         optimizer="adam",
-        step_kwargs={"n_steps": settings.n_steps, "step_size": settings.step_size},
+        persistent=persistent,
+        step_kwargs={
+            "n_steps": settings.n_steps,
+            "step_size": settings.step_size,
+            **(step_kwargs or {}),
+        },
         random_seed=settings.seed,
     )
+    return net, trainer
+
+
+def train(X: np.ndarray, settings: SquaresSettings) -> tuple[MLPEnergy, xr.Dataset, float]:
+    """Train the network with the HMC shortcut (momentum once, a few leapfrog steps)."""
+    net, trainer = make_trainer(settings)
     started = time.perf_counter()
     history = trainer.fit(X, n_updates=settings.n_updates, progress=False)
     return net, history, time.perf_counter() - started
@@ -83,6 +119,100 @@ def fantasy_metrics(samples: np.ndarray, side: float) -> dict[str, Any]:
     inside = index >= 0
     shares = np.bincount(index[inside], minlength=4) / max(int(inside.sum()), 1)
     return {"inside_fraction": float(inside.mean()), "square_shares": shares.tolist()}
+
+
+def exact_metrics(net: MLPEnergy, side: float, n_grid: int = 400) -> dict[str, Any]:
+    """``inside_fraction`` and ``square_shares`` of the model itself, by quadrature.
+
+    The same numbers as :func:`fantasy_metrics`, but from the exact density
+    ``exp(-E) / Z`` on ``n_grid × n_grid`` cells of the box
+    (:func:`~pymc_ebm.quadrature.grid_density`): what the model believes,
+    whatever a sampler manages to reach. With the default 400 cells (width
+    0.01) the squares' edges fall on cell edges.
+    """
+    from pymc_ebm.quadrature import grid_density
+
+    grid = grid_density(net, n_points=n_grid)
+    mass = grid.density * np.outer(np.diff(grid.edges[0]), np.diff(grid.edges[1]))
+    gx, gy = np.meshgrid(*grid.points, indexing="ij")
+    index = square_index(np.c_[gx.ravel(), gy.ravel()], side=side).reshape(gx.shape)
+    per_square = np.array([mass[index == k].sum() for k in range(4)])
+    inside = float(per_square.sum())
+    return {
+        "inside_fraction": inside,
+        "square_shares": (per_square / max(inside, 1e-300)).tolist(),
+    }
+
+
+def quadrant(points: np.ndarray) -> np.ndarray:
+    """Index (0-3) of the quadrant of each point, numbered like the squares' centres.
+
+    ``points`` has any shape ``(..., 2)``; the result has shape ``(...)``.
+    The quadrants are the basins of the four squares, split by the gaps
+    along ``x = 0`` and ``y = 0``, so every point, inside a square or not,
+    belongs to one.
+    """
+    points = np.asarray(points)
+    return 2 * (points[..., 0] > 0).astype(int) + (points[..., 1] > 0).astype(int)
+
+
+def square_switches(samples: np.ndarray) -> dict[str, float]:
+    """How often the rows of a ``pm.sample`` posterior cross a gap between squares.
+
+    ``samples`` has shape ``(chain, draw, row, 2)``; each row of each chain
+    is one Markov chain. Returns ``switches_per_draw`` (fraction of
+    consecutive draws in different quadrants), ``sequences_switching``
+    (fraction of the chain-row sequences that ever change quadrant) and
+    ``rows_one_square`` (fraction of rows whose chains all stay in one and
+    the same quadrant).
+    """
+    quad = quadrant(samples)  # (chain, draw, row)
+    changed = np.diff(quad, axis=1) != 0
+    first = quad[:, :1, :]
+    return {
+        "switches_per_draw": float(changed.mean()),
+        "sequences_switching": float(changed.any(axis=1).mean()),
+        "rows_one_square": float(np.all(quad == first[:1], axis=(0, 1)).mean()),
+    }
+
+
+def within_square_diagnostics(samples: np.ndarray) -> pd.DataFrame:
+    """R-hat and ESS computed within each square, with the chain-row sequences as chains.
+
+    A PyMC chain's rows are independent Markov chains. Every sequence
+    ``samples[chain, :, row]`` (shape ``(chain, draw, row, 2)``) that stays
+    in one quadrant for all its draws is assigned to that square; for each
+    square, the sequences assigned to it are taken as the chains of one
+    ArviZ diagnosis (rank-normalised split R-hat, bulk ESS) of ``v_x`` and
+    ``v_y``. R-hat near 1 says that the sequences agree on the distribution
+    inside the square, i.e. each one explores its square. Returns one row
+    per square (``n_sequences``, ``rhat_x``, ``rhat_y``, ``ess_bulk_x``,
+    ``ess_bulk_y``, ``ess_per_sequence``: the smaller bulk ESS over the
+    number of sequences).
+    """
+    import arviz as az
+
+    samples = np.asarray(samples)
+    quad = quadrant(samples)
+    stays = np.all(quad == quad[:, :1, :], axis=1)  # (chain, row)
+    rows = []
+    for k, centre in enumerate(FOUR_SQUARE_CENTRES):
+        chain_idx, row_idx = np.nonzero(stays & (quad[:, 0, :] == k))
+        record: dict[str, Any] = {"square": f"({centre[0]:+.0f}, {centre[1]:+.0f})"}
+        record["n_sequences"] = len(chain_idx)
+        if len(chain_idx) >= 2:
+            sequences = samples[chain_idx, :, row_idx, :]  # (sequence, draw, 2)
+            rhat = np.asarray(az.rhat(sequences))
+            ess = np.asarray(az.ess(sequences, method="bulk"))
+            record.update(
+                rhat_x=float(rhat[0]),
+                rhat_y=float(rhat[1]),
+                ess_bulk_x=float(ess[0]),
+                ess_bulk_y=float(ess[1]),
+                ess_per_sequence=float(ess.min() / len(chain_idx)),
+            )
+        rows.append(record)
+    return pd.DataFrame(rows).set_index("square")
 
 
 def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):

@@ -58,6 +58,7 @@ class NegativePhase:
         self.model = model
         self.value_name = model.rvs_to_values[self.v].name
         self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
+        self._kernel = self._plain_gibbs_kernel()
         self._to_value, self._from_value = self._transforms()
         self._point = {name: np.array(value) for name, value in model.initial_point().items()}
 
@@ -83,6 +84,36 @@ class NegativePhase:
         step.setup_chain(rng, tune=1, draws=0)
         return step
 
+    def _plain_gibbs_kernel(self):
+        """The uni-gauss kernel when the step is plain blocked Gibbs on ``v`` alone, else None.
+
+        Such a step (``UniGaussGibbs`` without mode jumps, the ``"gibbs"``
+        default) does nothing but kernel sweeps, so :meth:`run` calls the
+        kernel on the batch directly, with the step's generator: the same
+        draws, without the interval-transform round trips and PyMC points of
+        ``step.step`` (about a quarter of a CD-1 update on small models).
+        """
+        from pymc_ebm.step_methods.unigauss_gibbs import UniGaussGibbs
+
+        step = self.step
+        if type(step) is not UniGaussGibbs or step.mode_jumps or len(step.groups) != 1:
+            return None
+        group = step.groups[0]
+        if group.h_name is not None or not group.update_v:
+            return None
+        return group.kernel
+
+    def _run_kernel(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
+        """``k`` sweeps of the kernel, with the statistics ``UniGaussGibbs.step`` reports."""
+        v = np.asarray(start, dtype=self.v.dtype)
+        active = 0.0
+        for _ in range(k):
+            h = self._kernel.sample_hidden(v, self.step.rng)
+            v = self._kernel.sample_visible(h, self.step.rng)
+            active += np.count_nonzero(h) / h.shape[0]
+        negatives = v.astype(self.v.dtype, copy=False)
+        return negatives, {"active_experts": active / k, "jump_accept": float("nan")}
+
     def _transforms(self):
         transform = self.model.rvs_to_transforms.get(self.v)
         x = pt.matrix("x", dtype=self.v.dtype)
@@ -99,6 +130,8 @@ class NegativePhase:
         Returns the negatives in data space and the step statistics averaged
         over the ``k`` steps (scalar statistics only).
         """
+        if self._kernel is not None:
+            return self._run_kernel(start, k)
         point = dict(self._point)
         point[self.value_name] = np.asarray(
             self._to_value(np.asarray(start, dtype=self.v.dtype)), dtype=self.v.dtype
