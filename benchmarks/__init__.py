@@ -1,0 +1,11 @@
+"""Speed benchmarks of pymc_ebm against the targets of DESIGN.md §4.
+
+Run ``python -m benchmarks [--quick] [--only NAME] [--threads N]``: every
+benchmark runs in one process and ``docs/benchmarks.md`` is rewritten with
+one table per benchmark (see ``benchmarks/__main__.py``).
+
+This module imports nothing heavy, so that ``__main__`` can fix the number of
+BLAS/OpenMP threads before NumPy is loaded.
+"""
+
+BENCHMARKS = ("unigauss_mixing", "cd_update", "pot_hmc", "hmc_small")

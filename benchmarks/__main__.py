@@ -1,0 +1,197 @@
+"""``python -m benchmarks``: run the benchmarks and rewrite ``docs/benchmarks.md``.
+
+Options: ``--quick`` (small sizes, about a minute), ``--only NAME`` (repeatable;
+the other sections of an existing report are kept), ``--threads N`` (BLAS,
+OpenMP and PyTorch threads for every implementation, default 1),
+``--output PATH`` (default ``docs/benchmarks.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import BENCHMARKS
+
+ROOT = Path(__file__).resolve().parent.parent
+START = "<!-- bench:{} -->"
+END = "<!-- /bench:{} -->"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for BLAS/OpenMP/PyTorch in every implementation (default 1)",
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    return parser.parse_args(argv)
+
+
+def _limit_threads_early(n: int) -> None:
+    """Thread counts for native libraries, before any of them is loaded."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a literal ``|`` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def _section(res, threads: int) -> str:
+    size = "quick sizes (`--quick`)" if res.quick else "full size"
+
+    def verdict(check) -> str:
+        return check.verdict + (" (quick sizes)" if res.quick else "")
+
+    lines = [
+        START.format(res.name),
+        f"## `{res.name}`: {res.title}",
+        "",
+        f"*Compared:* {res.compared}.",
+        "",
+        f"*Run:* {time.strftime('%Y-%m-%d %H:%M', time.localtime())}, {size}, "
+        f"{threads} thread(s), {res.seconds:.0f} s; load average before "
+        f"{res.load_before}, after {res.load_after}.",
+        "",
+        "| measured | value | notes |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {_cell(r.what)} | {_cell(r.value)} | {_cell(r.note)} |" for r in res.rows]
+    lines += ["", "| target | measured | required | result | notes |", "|---|---|---|---|---|"]
+    for c in res.checks:
+        measured = "n/a" if c.measured is None else f"{c.measured:.3g}{c.unit}"
+        lines.append(
+            f"| {_cell(c.name)} | {measured} | {c.op} {c.target:g}{c.unit} | {verdict(c)} "
+            f"| {_cell(c.note)} |"
+        )
+    if res.quick:
+        res.notes.append(
+            "Quick sizes only check that the benchmark runs: the targets are set for the full "
+            "sizes, and small problems weigh per-call overheads more."
+        )
+    if res.notes:
+        lines.append("")
+        lines += [f"* {n}" for n in res.notes]
+    lines.append(END.format(res.name))
+    return "\n".join(lines)
+
+
+def _header(threads: int, pools: str, facts) -> str:
+    rows = "\n".join(f"| {k} | {v.replace('{pools}', pools)} |" for k, v in facts)
+    return f"""# Benchmarks
+
+Written by `python -m benchmarks` (or `tox -e bench`; options `--quick`,
+`--only NAME`, `--threads N`, `--output PATH`; code in `benchmarks/`); targets
+from DESIGN.md §4.
+Every figure is a ratio measured in one process on one machine, with the
+implementations interleaved (so that changes in the machine's load hit all of
+them alike) and repeated; times are medians over the repeats, with [min – max].
+The machine below is shared, so absolute times move a lot from run to run;
+the ratios much less.
+
+Every implementation uses the same number of threads ({threads}; `--threads`). On a
+small shared machine, multi-threaded BLAS can be far slower than one thread (its
+threads wait for each other while other processes hold the cores), so one thread
+is the default: on the 2-core shared VM where these benchmarks were first run
+(load about 2.5), `--threads 2` made one float64 `pot_hmc` draw about 9× slower
+for every implementation (ShortRunHMC 762 ms, matrix-product floor 774 ms, against
+83 ms and 77 ms with one thread).
+
+## Machine (last run)
+
+| fact | value |
+|---|---|
+{rows}
+"""
+
+
+def _merge(path: Path, header: str, sections: dict[str, str]) -> str:
+    old = path.read_text() if path.exists() else ""
+    kept = {}
+    for name in BENCHMARKS:
+        m = re.search(
+            re.escape(START.format(name)) + r".*?" + re.escape(END.format(name)), old, re.S
+        )
+        if m:
+            kept[name] = m.group(0)
+    kept.update(sections)
+    summary = ["## Summary", "", "| benchmark | target | result |", "|---|---|---|"]
+    for name in BENCHMARKS:
+        if name not in kept:
+            continue
+        for line in kept[name].splitlines():
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip("|"))]
+            if len(cells) == 5 and cells[3].startswith(("**pass**", "**FAIL**", "skipped")):
+                summary.append(f"| `{name}` | {cells[0]}: {cells[1]} ({cells[2]}) | {cells[3]} |")
+    body = "\n\n".join(kept[name] for name in BENCHMARKS if name in kept)
+    return header + "\n" + "\n".join(summary) + "\n\n" + body + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    _limit_threads_early(args.threads)
+    # load every native library first, then limit whatever pools they opened
+    import importlib
+
+    import numpy  # noqa: F401
+    import pymc  # noqa: F401
+    import scipy.linalg.cython_blas  # noqa: F401
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    else:
+        torch.set_num_threads(args.threads)
+    from benchmarks._common import Threads, load_average, machine_facts, thread_pools
+
+    names = args.only or list(BENCHMARKS)
+    sections: dict[str, str] = {}
+    failed = False
+    with Threads(args.threads):
+        pools = thread_pools()
+        facts = machine_facts(args.threads)
+        for name in names:
+            module = importlib.import_module(f"benchmarks.{name}")
+            print(f"== {name} ({'quick' if args.quick else 'full'}) ...", flush=True)
+            before = load_average()
+            started = time.perf_counter()
+            kwargs = {"threads": args.threads} if name == "pot_hmc" else {}
+            res = module.run(quick=args.quick, **kwargs)
+            res.seconds = time.perf_counter() - started
+            res.load_before, res.load_after, res.quick = before, load_average(), args.quick
+            for row in res.rows:
+                print(f"   {row.what}: {row.value}  {row.note}")
+            for check in res.checks:
+                measured = "n/a" if check.measured is None else f"{check.measured:.3g}{check.unit}"
+                print(
+                    f"   [{check.verdict.strip('*')}] {check.name}: {measured} "
+                    f"(target {check.op} {check.target:g}{check.unit})"
+                )
+                failed |= check.passed is False and not args.quick
+            print(f"   ({res.seconds:.0f} s)", flush=True)
+            sections[name] = _section(res, args.threads)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(_merge(args.output, _header(args.threads, pools, facts), sections))
+    print(f"wrote {args.output}")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
