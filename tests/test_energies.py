@@ -143,8 +143,6 @@ def test_student_t_one_expert_is_scaled_t_density():
 # -- combinations ------------------------------------------------------------
 def test_mixture_energy_closed_form():
     rng = np.random.default_rng(RNG_SEED)
-    mu_g = rng.normal(size=(2, 2))
-    sigma_g = rng.uniform(0.5, 1.5, size=(2, 2))
     mu, sigma, pi, low, high = unigauss_params(rng, n_experts=1)
     mu2, sigma2, pi2 = mu + 0.2, sigma * 1.5, pi * 0.5
     weights = np.array([0.2, 0.3, 0.5])

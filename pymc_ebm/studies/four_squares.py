@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 import xarray as xr
+from scipy.special import logsumexp
 
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
 from pymc_ebm.diagnostics import summary
@@ -25,18 +29,24 @@ from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
     "SquaresSettings",
+    "box_starts",
     "exact_metrics",
+    "exact_metrics_fn",
     "fantasy_metrics",
+    "fit_tracked",
     "make_trainer",
     "quadrant",
+    "ridge_heights",
     "run",
     "sample_fantasies_from_box",
     "square_switches",
     "train",
+    "unit_energies",
     "within_square_diagnostics",
 ]
 
 BOX = (-2.0, 2.0)
+_SQUARE_LABELS = [f"({x:+.0f}, {y:+.0f})" for x, y in FOUR_SQUARE_CENTRES]
 
 
 @dataclass(frozen=True)
@@ -121,27 +131,125 @@ def fantasy_metrics(samples: np.ndarray, side: float) -> dict[str, Any]:
     return {"inside_fraction": float(inside.mean()), "square_shares": shares.tolist()}
 
 
+def exact_metrics_fn(
+    net: MLPEnergy, side: float, n_grid: int = 400
+) -> Callable[[], dict[str, Any]]:
+    """Compile once, then compute :func:`exact_metrics` of the net's current parameters.
+
+    The returned function re-reads the shared parameters at every call, so it
+    can follow the model during training at the cost of one energy
+    evaluation on the grid (about 10 ms for ``n_grid=200``).
+    """
+    low, high = BOX
+    edges = np.linspace(low, high, n_grid + 1)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    gx, gy = np.meshgrid(mid, mid, indexing="ij")
+    points = np.c_[gx.ravel(), gy.ravel()]
+    index = square_index(points, side=side)
+    evaluate = net.energy_fn()
+
+    def metrics() -> dict[str, Any]:
+        neg_energy = -np.asarray(evaluate(points), dtype=float)
+        weights = np.exp(neg_energy - logsumexp(neg_energy))  # cell masses, summing to 1
+        per_square = np.bincount(index[index >= 0], weights=weights[index >= 0], minlength=4)
+        inside = float(per_square.sum())
+        return {
+            "inside_fraction": inside,
+            "square_shares": (per_square / max(inside, 1e-300)).tolist(),
+        }
+
+    return metrics
+
+
 def exact_metrics(net: MLPEnergy, side: float, n_grid: int = 400) -> dict[str, Any]:
     """``inside_fraction`` and ``square_shares`` of the model itself, by quadrature.
 
     The same numbers as :func:`fantasy_metrics`, but from the exact density
-    ``exp(-E) / Z`` on ``n_grid × n_grid`` cells of the box
-    (:func:`~pymc_ebm.quadrature.grid_density`): what the model believes,
-    whatever a sampler manages to reach. With the default 400 cells (width
-    0.01) the squares' edges fall on cell edges.
+    ``exp(-E) / Z`` on ``n_grid × n_grid`` equal cells of the box (midpoint
+    rule, as :func:`~pymc_ebm.quadrature.grid_density`): what the model
+    believes, whatever a sampler manages to reach. With ``n_grid`` a multiple
+    of 20 (cells of width ``4 / n_grid``) the edges of squares of side 0.8
+    fall on cell edges.
     """
-    from pymc_ebm.quadrature import grid_density
+    return exact_metrics_fn(net, side, n_grid)()
 
-    grid = grid_density(net, n_points=n_grid)
-    mass = grid.density * np.outer(np.diff(grid.edges[0]), np.diff(grid.edges[1]))
-    gx, gy = np.meshgrid(*grid.points, indexing="ij")
-    index = square_index(np.c_[gx.ravel(), gy.ravel()], side=side).reshape(gx.shape)
-    per_square = np.array([mass[index == k].sum() for k in range(4)])
-    inside = float(per_square.sum())
-    return {
-        "inside_fraction": inside,
-        "square_shares": (per_square / max(inside, 1e-300)).tolist(),
-    }
+
+def fit_tracked(
+    trainer: ContrastiveDivergence,
+    X: np.ndarray,
+    n_updates: int,
+    every: int,
+    side: float,
+    n_grid: int = 200,
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """``trainer.fit`` in blocks of ``every`` updates, with the exact square masses after each.
+
+    Returns the trainer's history (all updates so far) and a Dataset over
+    ``update`` (the number of updates done at each checkpoint) with
+    ``inside_fraction`` and ``square_share`` (dimension ``square``), from
+    :func:`exact_metrics_fn` on an ``n_grid × n_grid`` grid. The parameters
+    end as those of ``trainer.fit(X, n_updates)``.
+    """
+    if n_updates % every:
+        raise ValueError(f"n_updates={n_updates} must be a multiple of every={every}")
+    metrics = exact_metrics_fn(trainer.energy, side, n_grid)
+    done = trainer.history.sizes.get("update", 0)
+    checkpoints, inside, shares = [], [], []
+    for _ in range(n_updates // every):
+        trainer.fit(X, n_updates=every, progress=False)
+        done += every
+        result = metrics()
+        checkpoints.append(done)
+        inside.append(result["inside_fraction"])
+        shares.append(result["square_shares"])
+    track = xr.Dataset(
+        {
+            "inside_fraction": ("update", np.array(inside)),
+            "square_share": (("update", "square"), np.array(shares)),
+        },
+        coords={"update": np.array(checkpoints), "square": _SQUARE_LABELS},
+    )
+    return trainer.history, track
+
+
+def ridge_heights(net: MLPEnergy, n_points: int = 401) -> pd.DataFrame:
+    """Energy barriers between neighbouring squares, along the lines joining their centres.
+
+    For each pair of neighbouring squares: the energy at the two centres
+    (``floor_a``, ``floor_b``) and the highest energy on the straight
+    segment between them (``ridge``), all relative to the lower floor, and
+    ``barrier = ridge − max(floor_a, floor_b)``, the climb out of the
+    shallower square. The straight line crosses the gap at right angles, so
+    its highest point is close to the lowest pass.
+    """
+    evaluate = net.energy_fn()
+    t = np.linspace(0.0, 1.0, n_points)[:, None]
+    rows = []
+    for a, b in [(0, 1), (0, 2), (1, 3), (2, 3)]:
+        ca, cb = FOUR_SQUARE_CENTRES[a], FOUR_SQUARE_CENTRES[b]
+        line = np.asarray(evaluate(ca + t * (cb - ca)), dtype=float)
+        fa, fb = float(line[0]), float(line[-1])
+        low = min(fa, fb)
+        rows.append(
+            {
+                "squares": f"{_SQUARE_LABELS[a]} - {_SQUARE_LABELS[b]}",
+                "floor_a": fa - low,
+                "floor_b": fb - low,
+                "ridge": float(line.max()) - low,
+                "barrier": float(line.max()) - max(fa, fb),
+            }
+        )
+    return pd.DataFrame(rows).set_index("squares")
+
+
+def unit_energies(net: MLPEnergy, points: np.ndarray) -> np.ndarray:
+    """Energy contributed by each top unit, ``s_k a_k(v)``, shape ``(n, n_top)``.
+
+    Their sum over ``k`` is ``E(v)``.
+    """
+    v = pt.matrix("v", dtype=pytensor.config.floatX)
+    fn = pytensor.function([v], net.activities(v) * net.scale)
+    return np.asarray(fn(np.asarray(points, dtype=pytensor.config.floatX)))
 
 
 def quadrant(points: np.ndarray) -> np.ndarray:
@@ -196,9 +304,9 @@ def within_square_diagnostics(samples: np.ndarray) -> pd.DataFrame:
     quad = quadrant(samples)
     stays = np.all(quad == quad[:, :1, :], axis=1)  # (chain, row)
     rows = []
-    for k, centre in enumerate(FOUR_SQUARE_CENTRES):
+    for k in range(len(FOUR_SQUARE_CENTRES)):
         chain_idx, row_idx = np.nonzero(stays & (quad[:, 0, :] == k))
-        record: dict[str, Any] = {"square": f"({centre[0]:+.0f}, {centre[1]:+.0f})"}
+        record: dict[str, Any] = {"square": _SQUARE_LABELS[k]}
         record["n_sequences"] = len(chain_idx)
         if len(chain_idx) >= 2:
             sequences = samples[chain_idx, :, row_idx, :]  # (sequence, draw, 2)
@@ -215,6 +323,18 @@ def within_square_diagnostics(samples: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("square")
 
 
+def box_starts(settings: SquaresSettings) -> np.ndarray:
+    """Starting points of the fantasy rows, uniform in the box: shape ``(chains, n_chains, 2)``."""
+    rng = np.random.default_rng(settings.seed + 2)
+    low, high = BOX
+    return np.stack(
+        [
+            rng.uniform(low + 0.05, high - 0.05, size=(settings.n_chains, 2))
+            for _ in range(settings.chains)
+        ]
+    )
+
+
 def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):
     """Fantasies with NUTS, every row starting at a uniform random point of the box.
 
@@ -223,12 +343,6 @@ def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):
     (rather than all at the box centre) makes the share of each square
     reflect the learned energy, not the starting point.
     """
-    rng = np.random.default_rng(settings.seed + 2)
-    low, high = BOX
-    initvals = [
-        {"v": rng.uniform(low + 0.05, high - 0.05, size=(settings.n_chains, 2))}
-        for _ in range(settings.chains)
-    ]
     return sample_fantasies(
         net,
         draws=settings.draws,
@@ -237,7 +351,7 @@ def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):
         n_chains=settings.n_chains,
         step=pm.NUTS,
         init="adapt_diag",
-        initvals=initvals,
+        initvals=[{"v": start} for start in box_starts(settings)],
         cores=1,
         random_seed=settings.seed + 1,
         progressbar=False,
