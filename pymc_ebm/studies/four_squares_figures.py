@@ -226,7 +226,9 @@ def top_units(energy, path: Path, n_grid: int = 80, side: float = 0.8) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def mixing(samples: np.ndarray, path: Path, row: int = 0, n_sequences: int = 4) -> None:
+def mixing(
+    samples: np.ndarray, path: Path, row: int = 0, n_sequences: int = 4, side: float = 0.8
+) -> None:
     """Why R-hat per row is large, and how well NUTS mixes inside one square.
 
     ``samples`` has shape ``(chain, draw, row, 2)``. Left: ``v_x`` of one row
@@ -236,7 +238,8 @@ def mixing(samples: np.ndarray, path: Path, row: int = 0, n_sequences: int = 4) 
     draws). Right: their rank plot (histogram of each sequence's ranks among
     all their draws; flat near the dashed line when they sample the same
     distribution). When fewer than two sequences stay in one square, the
-    last two panels say so instead.
+    last two panels say so instead. ``side`` (of the squares) sets the
+    vertical range of the middle panel.
     """
     from pymc_ebm.studies.four_squares import quadrant
     from pymc_ebm.studies.unigauss_figures import rank_histograms
@@ -284,7 +287,8 @@ def mixing(samples: np.ndarray, path: Path, row: int = 0, n_sequences: int = 4) 
             f"{len(sequences)} sequences in the square ({centre[0]:+.0f}, {centre[1]:+.0f}), "
             f"first {shown} draws"
         )
-        axes[1].legend(fontsize=7, ncol=2, loc="lower right")
+        axes[1].set_ylim(centre[0] - side / 2 - 0.15, centre[0] + side / 2 + 0.45)
+        axes[1].legend(fontsize=7, ncol=2, loc="upper right")
         axes[1].set_xlabel("draw")
         axes[1].set_ylabel("v_x")
         rank_histograms(sequences, axes[2])
