@@ -5,15 +5,18 @@ Importing this package registers :class:`UniGaussGibbs` at the front of
 models.
 """
 
+from pymc_ebm.step_methods.box_jump import BoxJump, hmc_with_box_jumps
 from pymc_ebm.step_methods.leapfrog import compile_leapfrog, leapfrog
 from pymc_ebm.step_methods.short_run_hmc import ShortRunHMC
 from pymc_ebm.step_methods.unigauss_gibbs import UniGaussGibbs, UniGaussKernel, sample_visible
 
 __all__ = [
+    "BoxJump",
     "ShortRunHMC",
     "UniGaussGibbs",
     "UniGaussKernel",
     "compile_leapfrog",
+    "hmc_with_box_jumps",
     "leapfrog",
     "sample_visible",
 ]

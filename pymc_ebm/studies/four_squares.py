@@ -25,6 +25,7 @@ from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
 from pymc_ebm.diagnostics import summary
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.step_methods.box_jump import hmc_with_box_jumps
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
@@ -61,6 +62,8 @@ class SquaresSettings:
     batch_size: int = 100
     learning_rate: float = 0.01
     n_steps: int = 10
+    persistent: bool = True
+    box_jumps: bool = True
     step_size: float = 0.1
     draws: int = 500
     tune: int = 300
@@ -79,13 +82,16 @@ def make_trainer(
     *,
     step_kwargs: dict[str, Any] | None = None,
     persistent: bool = False,
+    box_jumps: bool = False,
 ) -> tuple[MLPEnergy, ContrastiveDivergence]:
     """The network and its trainer, as :func:`train` builds them, before any update.
 
     ``step_kwargs`` are merged over the settings' ``n_steps`` and
     ``step_size`` for :class:`~pymc_ebm.ShortRunHMC` (e.g. ``{"n_steps": 30,
     "renew_momentum": 5}`` for the lecture's online HMC learning procedure);
-    ``persistent=True`` keeps the negative chains between updates. Calling
+    ``persistent=True`` keeps the negative chains between updates;
+    ``box_jumps=True`` adds :class:`~pymc_ebm.BoxJump` moves after each HMC
+    draw (:func:`~pymc_ebm.step_methods.hmc_with_box_jumps`). Calling
     ``fit`` on the trainer several times continues the same run: ``fit(X, a)``
     then ``fit(X, b)`` gives the parameters of ``fit(X, a + b)``.
     """
@@ -98,7 +104,7 @@ def make_trainer(
     )
     trainer = ContrastiveDivergence(
         net,
-        sampler="hmc",
+        sampler=hmc_with_box_jumps if box_jumps else "hmc",
         k=1,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
@@ -115,8 +121,16 @@ def make_trainer(
 
 
 def train(X: np.ndarray, settings: SquaresSettings) -> tuple[MLPEnergy, xr.Dataset, float]:
-    """Train the network with the HMC shortcut (momentum once, a few leapfrog steps)."""
-    net, trainer = make_trainer(settings)
+    """Train the network: the settings' negative phase, HMC (+ box jumps, persistent chains).
+
+    With ``persistent=False, box_jumps=False`` this is the lecture's HMC
+    shortcut (momentum once, a few leapfrog steps from each datavector); the
+    defaults keep the chains and add box jumps, so that the negative samples
+    move between the squares and the learned masses of the squares balance.
+    """
+    net, trainer = make_trainer(
+        settings, persistent=settings.persistent, box_jumps=settings.box_jumps
+    )
     started = time.perf_counter()
     history = trainer.fit(X, n_updates=settings.n_updates, progress=False)
     return net, history, time.perf_counter() - started
