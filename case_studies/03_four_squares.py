@@ -686,10 +686,11 @@ figures.square_masses({"persistent chains + box jumps": jump_track}, "square_mas
 show("square_masses_jumps.png")
 
 # %% [markdown]
-# At full size the shares stay near a quarter each all through training
-# (the demo, with 20 000 updates, ends with exact shares between 0.23 and
-# 0.27 and 95 % of the mass inside the squares), where the shortcut's drift
-# apart. In quick mode the network is far from trained and the numbers mean
+# At full size the shares swing during the first few thousand updates, while
+# the squares are still being carved out, and then settle near a quarter
+# each, where the shortcut's drift apart. The demo, with 20 000 updates, ends
+# with exact shares between 0.23 and 0.27 and 95 % of the mass inside the
+# squares. In quick mode the network is far from trained and the numbers mean
 # little.
 
 # %%
