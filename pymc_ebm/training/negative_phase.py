@@ -59,7 +59,15 @@ class NegativePhase:
         self.value_name = model.rvs_to_values[self.v].name
         self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
         self._kernel = self._plain_gibbs_kernel()
-        self._to_value, self._from_value = self._transforms()
+        # the kernel path works in data space: no transform functions to compile
+        self._to_value, self._from_value = (
+            self._transforms()
+            if self._kernel is None
+            else (
+                None,
+                None,
+            )
+        )
         self._point = {name: np.array(value) for name, value in model.initial_point().items()}
 
     def _build_step(self, sampler, step_kwargs, rng):
