@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
@@ -21,6 +21,7 @@ SAMPLER_STATS = (
     "jump_accept",
     "step_size",
     "energy_error",
+    "max_energy_error",
     "diverging",
     "tree_depth",
 )
@@ -37,10 +38,16 @@ class DiagnosticsSummary:
         ``mcse_mean``, ``mcse_sd`` (``arviz.summary(kind="diagnostics")``).
     sampler : pandas.DataFrame
         Mean (and per-chain spread) of each sampler statistic found.
+    bfmi : ndarray, shape (n_chains,)
+        Bayesian fraction of missing information per chain
+        (``arviz.bfmi``, from the ``energy`` statistic of Hamiltonian step
+        methods); empty when the sampler reports no ``energy``. Values below
+        about 0.3 mean the momentum resampling explores the energy poorly.
     """
 
     variables: pd.DataFrame
     sampler: pd.DataFrame
+    bfmi: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def rhat_max(self) -> float:
@@ -57,10 +64,19 @@ class DiagnosticsSummary:
         """Smallest tail effective sample size over the visibles."""
         return float(pd.to_numeric(self.variables["ess_tail"]).min())
 
+    @property
+    def bfmi_min(self) -> float:
+        """Smallest BFMI over the chains (NaN when the sampler reports no ``energy``)."""
+        return float(self.bfmi.min()) if self.bfmi.size else float("nan")
+
     def __str__(self) -> str:
         lines = [
             f"R-hat max {self.rhat_max:.3f}, bulk ESS min {self.ess_bulk_min:.0f}, "
             f"tail ESS min {self.ess_tail_min:.0f} over {len(self.variables)} entries",
+        ]
+        if self.bfmi.size:
+            lines.append(f"BFMI per chain {np.round(self.bfmi, 3).tolist()}")
+        lines += [
             "",
             str(self.variables.describe().loc[["mean", "min", "max"]].round(3)),
         ]
@@ -83,7 +99,8 @@ def summary(idata: DataTree, var_names: Sequence[str] | None = None) -> Diagnost
     Returns
     -------
     DiagnosticsSummary
-        Print it for a table; ``rhat_max`` and ``ess_bulk_min`` for checks.
+        Print it for a table; ``rhat_max``, ``ess_bulk_min`` and ``bfmi_min``
+        for checks.
 
     Examples
     --------
@@ -102,8 +119,11 @@ def summary(idata: DataTree, var_names: Sequence[str] | None = None) -> Diagnost
     table = az.summary(idata, var_names=list(var_names), kind="diagnostics")
     variables = pd.DataFrame(table).apply(pd.to_numeric)
     rows = {}
+    bfmi = np.empty(0)
     if "sample_stats" in idata.children:
         stats = idata["sample_stats"]
+        if "energy" in stats.data_vars:
+            bfmi = np.asarray(az.bfmi(idata)["energy"].values, dtype=float).ravel()
         for name in SAMPLER_STATS:
             if name in stats.data_vars:
                 values = np.asarray(stats[name].values, dtype=float)
@@ -117,4 +137,4 @@ def summary(idata: DataTree, var_names: Sequence[str] | None = None) -> Diagnost
     sampler = pd.DataFrame.from_dict(
         rows, orient="index", columns=["mean", "chain_min", "chain_max"]
     )
-    return DiagnosticsSummary(variables=variables, sampler=sampler)
+    return DiagnosticsSummary(variables=variables, sampler=sampler, bfmi=bfmi)

@@ -22,7 +22,8 @@ from pymc.blocking import PointType, StatsType
 from pymc.model import modelcontext
 from pymc.pytensorf import compile as pm_compile
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
-from pymc.step_methods.state import DataClassState, WithSamplingState, dataclass_state
+from pymc.step_methods.state import dataclass_state
+from pymc.step_methods.step_sizes import DualAverageAdaptation, StepSizeState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pymc.vartypes import continuous_types
 from pytensor.graph.replace import clone_replace
@@ -30,6 +31,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
+from pymc_ebm.step_methods.row_independence import registered_rows, rows_are_independent
 
 __all__ = ["ShortRunHMC"]
 
@@ -38,73 +40,18 @@ MAX_ENERGY_ERROR = 1000.0
 
 
 @dataclass_state
-class DualAverageState(DataClassState):
-    """Sampling state of :class:`DualAverageStepSize`."""
-
-    log_step: float
-    log_bar: float
-    hbar: float
-    count: int
-    initial_step: float = field(metadata={"frozen": True})
-    target: float = field(metadata={"frozen": True})
-
-
-class DualAverageStepSize(WithSamplingState):
-    """Dual averaging of the log step size (Nesterov 2009; Hoffman & Gelman 2014).
-
-    The same recursion as PyMC's ``DualAverageAdaptation`` (``gamma=0.05``,
-    ``t0=10``, ``kappa=0.75``, shrinking towards ``log(10 ε₀)``), in plain
-    Python floats so that an update costs about a microsecond.
-
-    Parameters
-    ----------
-    initial_step : float
-        Initial step size ``ε₀``.
-    target : float
-        Target mean acceptance probability.
-    """
-
-    _state_class = DualAverageState
-    gamma = 0.05
-    t0 = 10.0
-    kappa = 0.75
-
-    def __init__(self, initial_step: float, target: float) -> None:
-        self.initial_step = float(initial_step)
-        self.target = float(target)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the adaptation and start again from ``ε₀``."""
-        self.log_step = math.log(self.initial_step)
-        self.log_bar = self.log_step
-        self.hbar = 0.0
-        self.count = 1
-
-    def current(self, tune: bool) -> float:
-        """Step size to use: the adapted one while tuning, the averaged one after."""
-        return math.exp(self.log_step if tune else self.log_bar)
-
-    def update(self, accept: float) -> None:
-        """One adaptation step after a draw with mean acceptance probability ``accept``."""
-        count = self.count
-        w = 1.0 / (count + self.t0)
-        self.hbar = (1.0 - w) * self.hbar + w * (self.target - accept)
-        mu = math.log(10.0 * self.initial_step)
-        self.log_step = mu - self.hbar * math.sqrt(count) / self.gamma
-        mk = count**-self.kappa
-        self.log_bar = mk * self.log_step + (1.0 - mk) * self.log_bar
-        self.count = count + 1
-
-
-@dataclass_state
 class ShortRunHMCState(StepMethodState):
     """Sampling state of :class:`ShortRunHMC` (for PyMC's resumable traces)."""
 
-    step_adapt: DualAverageState
+    step_adapt: StepSizeState
     tune: bool
     n_steps: int = field(metadata={"frozen": True})
     renew_momentum: int | None = field(metadata={"frozen": True})
+
+
+def _row_sum(x: TensorVariable) -> TensorVariable:
+    """Sum every axis but the leading one (rows)."""
+    return pt.sum(x, axis=tuple(range(1, x.ndim))) if x.ndim > 1 else x
 
 
 def _check_args(
@@ -175,20 +122,27 @@ class ShortRunHMC(BlockedStep):
     ``pytensor.scan`` (one loop in the compiled function), and so are the
     trajectories when there are several.
 
-    **Rows as chains.** When every term of the model's log density that
-    depends on the sampled value variables (``model.logp(sum=False)``,
-    Jacobians of transforms included) has the same leading length
-    ``n_chains``, and every sampled value variable has that leading length,
-    row ``i`` has its own Hamiltonian
-    ``H_i = -Σ_terms (term summed over its non-leading axes)[i] + ½|p_i|²``
-    and is accepted or rejected on its own (``per_row`` is ``True``). This is
-    the case for every model built with :func:`pymc_ebm.visible`. Rows are
-    assumed not to interact (a term whose row ``i`` depends on another row
-    would make the per-row test wrong). Otherwise one joint test covers the
-    whole block, with a ``UserWarning`` at construction (``per_row`` is
-    ``False``). Sampling happens on PyMC's value (transformed) space, so
-    bounded variables such as the ``pm.Uniform`` box of a uni-gauss energy
-    work through their transforms.
+    **Rows as chains.** Row ``i`` of an ``(n_chains, ...)`` block has its
+    own Hamiltonian ``H_i = u_i + ½|p_i|²``, with
+    ``u_i = -Σ_terms (term summed over its non-leading axes)[i]`` over the
+    terms of ``model.logp(sum=False)`` that depend on the block (Jacobians
+    of transforms included), and is accepted or rejected on its own
+    (``per_row`` is ``True``) only where that is known to leave the target
+    invariant: every sampled variable and every such term has the leading
+    length ``n_chains``, and ``u_i`` depends on row ``i`` alone. The last
+    condition holds by construction for a model built with
+    :func:`pymc_ebm.visible` whose visibles carry no other terms; for any
+    other model it is checked once, at construction, from the exact zeros of
+    the Jacobian ``∂u_i/∂x_j`` (``i ≠ j``) at a random point (see
+    :mod:`pymc_ebm.step_methods.row_independence`). A term such as
+    ``x - x.mean(0)`` or ``pm.Normal("y", x[::-1], ...)`` has the rows'
+    leading length but couples or permutes them, and is caught. Otherwise one
+    joint test covers the whole block, with a ``UserWarning`` at construction
+    (``per_row`` is ``False``). ``per_row=False`` asks for the joint test
+    (no warning) and ``per_row=True`` raises ``ValueError`` where the rows are
+    not independent chains. Sampling happens on PyMC's value (transformed)
+    space, so bounded variables such as the ``pm.Uniform`` box of a uni-gauss
+    energy work through their transforms.
 
     **Step size.** While tuning, ``ε`` follows PyMC's dual averaging
     (Hoffman & Gelman 2014) towards ``target_accept``, fed with the mean
@@ -232,6 +186,10 @@ class ShortRunHMC(BlockedStep):
         Extra keyword arguments for the compilation (``mode``, ...).
     blocked : bool, default True
         ``False`` makes one ``ShortRunHMC`` per variable (PyMC's convention).
+    per_row : bool, optional
+        ``None`` (the default): a Metropolis test per row where the rows are
+        independent chains, else one joint test with a warning; ``False``:
+        one joint test; ``True``: a test per row, or ``ValueError``.
 
     Attributes
     ----------
@@ -246,13 +204,30 @@ class ShortRunHMC(BlockedStep):
 
     Notes
     -----
-    Statistics per draw: ``tune``; ``accept``, the mean acceptance probability
-    over rows (and trajectories); ``accepted``, the fraction of rows (and
-    trajectories) accepted; ``energy_error``, the mean over non-diverging
-    rows of ``ΔH`` of the last trajectory; ``step_size``, the adapted ``ε``
-    before jitter; ``diverging``,
-    whether any row diverged; ``n_diverging``, how many row trajectories
-    diverged; ``model_logp``, the model's log density after the draw.
+    Statistics per draw (names as in PyMC's ``HamiltonianMC`` where the
+    meaning is the same; "rows" are the chains of a per-row test, or the
+    whole block in a joint test):
+
+    ===================  =======  =================================================
+    ``tune``             bool     whether the step size was being adapted
+    ``accept``           float64  mean acceptance probability ``min(1, e^{-ΔH})``
+                                  over rows (and trajectories)
+    ``accepted``         float64  fraction of rows (and trajectories) accepted
+    ``energy_error``     float64  mean ``ΔH`` of the last trajectory over rows
+                                  that did not diverge (NaN if all did)
+    ``max_energy_error`` float64  largest ``|ΔH|`` of the last trajectory
+    ``energy``           float64  Hamiltonian ``Σ_i H_i`` of the state the draw
+                                  ends in (the accepted end point with its
+                                  momentum, or the start with its fresh momentum),
+                                  summed over rows: what ``az.bfmi`` and energy
+                                  plots read
+    ``step_size``        float64  ``ε`` of the draw, before the jitter
+    ``step_size_bar``    float64  dual-averaged ``ε`` (used once tuning stops)
+    ``n_steps``          int64    leapfrog steps per draw
+    ``diverging``        bool     whether any row diverged
+    ``n_diverging``      int64    row trajectories that diverged
+    ``model_logp``       float64  the model's log density after the draw
+    ===================  =======  =================================================
 
     The compiled function takes the current values of the sampled variables
     ``(n_chains, ...)``, those of the other variables the density depends on,
@@ -297,7 +272,11 @@ class ShortRunHMC(BlockedStep):
         "accept": (np.float64, []),
         "accepted": (np.float64, []),
         "energy_error": (np.float64, []),
+        "max_energy_error": (np.float64, []),
+        "energy": (np.float64, []),
         "step_size": (np.float64, []),
+        "step_size_bar": (np.float64, []),
+        "n_steps": (np.int64, []),
         "diverging": (bool, []),
         "n_diverging": (np.int64, []),
         "model_logp": (np.float64, []),
@@ -317,7 +296,10 @@ class ShortRunHMC(BlockedStep):
         initial_point: PointType | None = None,
         compile_kwargs: dict | None = None,
         blocked: bool = True,
+        per_row: bool | None = None,
     ) -> None:
+        if per_row not in (None, True, False):
+            raise ValueError(f"per_row must be None, True or False, got {per_row!r}")
         n_steps, step_size, target_accept, steps_per_traj, step_jitter = _check_args(
             n_steps, step_size, target_accept, renew_momentum, step_jitter
         )
@@ -342,17 +324,22 @@ class ShortRunHMC(BlockedStep):
         self.n_trajectories = n_steps // steps_per_traj
         self.target_accept = target_accept
         self.step_jitter = step_jitter
-        self.step_adapt = DualAverageStepSize(step_size, target_accept)
+        # PyMC's dual averaging, with its NUTS settings (gamma, kappa, t0).
+        self.step_adapt = DualAverageAdaptation(step_size, target_accept, 0.05, 0.75, 10.0)
         self.tune = True
         if initial_point is None:
             initial_point = model.initial_point()
-        self._build(model, steps_per_traj, initial_point, compile_kwargs or {})
+        self._build(model, steps_per_traj, initial_point, compile_kwargs or {}, per_row)
 
     # -- graph -------------------------------------------------------------
     def _classify_terms(
         self, model: pm.Model, initial_point: PointType
-    ) -> tuple[list[TensorVariable], list[TensorVariable], bool, int, str]:
-        """Split logp terms into those that depend on the block and the rest; decide per-row."""
+    ) -> tuple[list[TensorVariable], list[TensorVariable], int, str]:
+        """Split logp terms into those on the block and the rest; find the rows, if any.
+
+        Returns the block's terms, the other terms, the number of rows
+        (0 when the block has no common rows) and why not.
+        """
         terms = [pt.as_tensor_variable(t) for t in model.logp(sum=False)]
         block = set(self.vars)
         block_terms, other_terms = [], []
@@ -362,10 +349,10 @@ class ShortRunHMC(BlockedStep):
             raise ValueError("the model's log density does not depend on the sampled variables")
         leading = {np.shape(initial_point[v.name])[:1] for v in self.vars}
         if len(leading) != 1 or leading == {()}:
-            return block_terms, other_terms, False, 1, "the sampled variables' leading axes differ"
+            return block_terms, other_terms, 0, "the sampled variables' leading axes differ"
         (n_rows,) = leading.pop()
         if any(t.ndim == 0 for t in block_terms):
-            return block_terms, other_terms, False, 1, "a log density term is a scalar"
+            return block_terms, other_terms, 0, "a log density term is a scalar"
         static = [t.type.shape[0] for t in block_terms]
         if None in static:
             inputs = [v for v in model.value_vars if v in set(ancestors(block_terms))]
@@ -386,12 +373,40 @@ class ShortRunHMC(BlockedStep):
             return (
                 block_terms,
                 other_terms,
-                False,
-                1,
+                0,
                 f"log density terms have leading lengths {sorted(set(static))}, "
                 f"not the variables' {n_rows}",
             )
-        return block_terms, other_terms, True, int(n_rows), ""
+        return block_terms, other_terms, int(n_rows), ""
+
+    def _rows_are_chains(
+        self,
+        model: pm.Model,
+        block_terms: list[TensorVariable],
+        n_rows: int,
+        why: str,
+        initial_point: PointType,
+        per_row: bool | None,
+    ) -> tuple[bool, str]:
+        """Decide between one Metropolis test per row and one joint test."""
+        if per_row is False:
+            return False, ""
+        if n_rows and not registered_rows(model, self.vars):
+            potential = -sum(_row_sum(t) for t in block_terms)
+            independent, why = rows_are_independent(
+                potential, self.vars, model.value_vars, initial_point
+            )
+            if not independent:
+                n_rows = 0
+        if per_row and not n_rows:
+            raise ValueError(f"per_row=True, but the rows are not independent chains: {why}")
+        if not n_rows:
+            warnings.warn(
+                f"ShortRunHMC uses one joint Metropolis test for the whole block: {why}",
+                UserWarning,
+                stacklevel=4,
+            )
+        return bool(n_rows), why
 
     def _build(
         self,
@@ -399,21 +414,17 @@ class ShortRunHMC(BlockedStep):
         steps_per_traj: int,
         initial_point: PointType,
         compile_kwargs: dict,
+        per_row_choice: bool | None,
     ) -> None:
-        block_terms, other_terms, per_row, n_rows, why = self._classify_terms(model, initial_point)
+        block_terms, other_terms, n_rows, why = self._classify_terms(model, initial_point)
+        per_row, _ = self._rows_are_chains(
+            model, block_terms, n_rows, why, initial_point, per_row_choice
+        )
         self.per_row = per_row
-        self.n_rows = n_rows
-        if not per_row:
-            warnings.warn(
-                f"ShortRunHMC uses one joint Metropolis test for the whole block: {why}",
-                UserWarning,
-                stacklevel=3,
-            )
+        self.n_rows = n_rows = n_rows if per_row else 1
 
         def row_sum(x: TensorVariable) -> TensorVariable:
-            if not per_row:
-                return pt.sum(x)[None]
-            return pt.sum(x, axis=tuple(range(1, x.ndim))) if x.ndim > 1 else x
+            return _row_sum(x) if per_row else pt.sum(x)[None]
 
         def row_all_finite(x: TensorVariable) -> TensorVariable:
             finite = pt.isfinite(x)
@@ -481,12 +492,14 @@ class ShortRunHMC(BlockedStep):
             q_new = [pt.switch(expand(accept, a), a, b) for a, b in zip(q1, qs, strict=True)]
             g_new = [pt.switch(expand(accept, a), a, b) for a, b in zip(g1, gs, strict=True)]
             u_new = pt.switch(accept, u1, u)
+            hamiltonian = pt.switch(accept, u1 + kinetic(p1), u + kinetic(p0s))
             row_stats = [
                 accept_prob,
                 pt.cast(accept, floatx),
                 pt.cast(diverging, "int64"),
                 pt.switch(finite, delta, 0.0),
                 pt.cast(finite, floatx),
+                hamiltonian,
             ]
             return q_new, g_new, u_new, row_stats
 
@@ -496,7 +509,9 @@ class ShortRunHMC(BlockedStep):
             qs, _, u, row_stats = trajectory(
                 q_in, g0, u0, [p[0] for p in p_in], log_u[0], eps_in[0]
             )
-            accept_prob, accepted, diverging, delta, finite = (s[None] for s in row_stats)
+            accept_prob, accepted, diverging, delta, finite, hamiltonian = (
+                s[None] for s in row_stats
+            )
         else:
 
             def body(*args):
@@ -511,7 +526,7 @@ class ShortRunHMC(BlockedStep):
             outs = pytensor.scan(
                 body,
                 sequences=[*p_in, log_u, eps_in],
-                outputs_info=[*q_in, *g0, u0, None, None, None, None, None],
+                outputs_info=[*q_in, *g0, u0, None, None, None, None, None, None],
                 n_steps=self.n_trajectories,
                 return_list=True,
                 return_updates=False,
@@ -519,7 +534,7 @@ class ShortRunHMC(BlockedStep):
             )
             qs = [o[-1] for o in outs[:n_vars]]
             u = outs[2 * n_vars][-1]
-            accept_prob, accepted, diverging, delta, finite = outs[2 * n_vars + 1 :]
+            accept_prob, accepted, diverging, delta, finite, hamiltonian = outs[2 * n_vars + 1 :]
         n_finite = pt.sum(finite[-1])
         energy_error = pt.switch(
             pt.gt(n_finite, 0), pt.sum(delta[-1]) / pt.maximum(n_finite, 1.0), np.nan
@@ -532,6 +547,8 @@ class ShortRunHMC(BlockedStep):
                 pt.mean(accept_prob),
                 pt.mean(accepted),
                 energy_error,
+                pt.max(pt.abs(delta[-1])),
+                pt.sum(hamiltonian[-1]),
                 pt.sum(diverging),
                 model_logp,
             ]
@@ -562,7 +579,7 @@ class ShortRunHMC(BlockedStep):
     @property
     def step_size(self) -> float:
         """Step size of the next draw (adapted while tuning, averaged after)."""
-        return self.step_adapt.current(self.tune)
+        return float(self.step_adapt.current(self.tune))
 
     def step(self, point: PointType) -> tuple[PointType, StatsType]:
         """Draw new values of the block's variables (one compiled call).
@@ -580,16 +597,16 @@ class ShortRunHMC(BlockedStep):
             One dict with the statistics listed in :attr:`stats_dtypes_shapes`.
         """
         tune = bool(self.tune)
-        step_size = self.step_adapt.current(tune)
+        step_size = float(self.step_adapt.current(tune))
         rng = self.rng
         inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
         inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
         inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
         inputs.append(np.asarray(step_size, dtype=self._floatx))
         *values, stats = self._fn(*inputs)
-        accept, accepted, energy_error, n_div, model_logp = stats.tolist()
+        accept, accepted, energy_error, max_error, energy, n_div, model_logp = stats.tolist()
         if tune:
-            self.step_adapt.update(accept)
+            self.step_adapt.update(accept, True)
         new_point = dict(point)
         new_point.update(zip(self._var_names, values, strict=True))
         return new_point, [
@@ -598,7 +615,11 @@ class ShortRunHMC(BlockedStep):
                 "accept": accept,
                 "accepted": accepted,
                 "energy_error": energy_error,
+                "max_energy_error": max_error,
+                "energy": energy,
                 "step_size": step_size,
+                "step_size_bar": float(self.step_adapt.current(False)),
+                "n_steps": self.n_steps,
                 "diverging": n_div > 0,
                 "n_diverging": int(n_div),
                 "model_logp": model_logp,
