@@ -389,7 +389,8 @@ class UniGaussGibbs(BlockedStep):
     ----------
     vars : list of TensorVariable, optional
         Visible and hidden variables (random or value variables) registered
-        over uni-gauss energies. Defaults to all such variables of the model.
+        over uni-gauss energies. Defaults to every variable of the model the
+        step can sample exactly (see Notes).
     model : pm.Model, optional
         Defaults to the model on the context stack.
     rng : RandomGenerator, optional
