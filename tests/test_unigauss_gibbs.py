@@ -2,6 +2,7 @@
 
 import logging
 
+import arviz as az
 import cloudpickle
 import numpy as np
 import pymc as pm
@@ -13,9 +14,11 @@ from scipy import stats
 
 import pymc_ebm
 from pymc_ebm.quadrature import grid_density
-from pymc_ebm.step_methods import UniGaussGibbs, UniGaussKernel, sample_visible
+from pymc_ebm.step_methods import UniGaussGibbs, UniGaussKernel, sample_visible, unigauss_gibbs
 
-ALPHA = 0.01
+ALPHA = 0.01  # family-wise level of the goodness-of-fit tests of one test function
+Z = 4.0  # |z| threshold of every single MCSE or chi-square check
+ALPHA_Z = 2 * stats.norm.sf(Z)  # the p-value threshold matching Z
 
 
 def _three_experts() -> pymc_ebm.UniGauss:
@@ -188,6 +191,102 @@ def test_visible_draws_safe_far_in_the_tails():
     assert np.all(np.isfinite(np.log(v) - np.log1p(-v)))
 
 
+# -- (1b) the mode-jump move alone ----------------------------------------------------
+
+
+def _jump_density(x, energy, d):
+    """Density of the mode-jump proposal of dimension ``d`` at ``x`` (written from its spec)."""
+    low, high = energy.domain
+    mu, sigma = energy.mu.get_value()[:, d], energy.sigma[:, d]
+    inside = (x > low[d]) & (x < high[d])
+    return 0.1 * inside / (high[d] - low[d]) + 0.9 * stats.norm.pdf(x[:, None], mu, sigma).mean(1)
+
+
+def _weighted_min_sum(r, w):
+    """``Σ_ij w_i w_j min(r_i, r_j)`` along the last axis, by sorting ``r``."""
+    order = np.argsort(r, axis=-1)
+    r, w = np.take_along_axis(r, order, -1), np.take_along_axis(w, order, -1)
+    heavier = np.cumsum(w[..., ::-1], axis=-1)[..., ::-1] - w  # Σ_{j after i} w_j
+    return (r * w * (w + 2 * heavier)).sum(axis=-1)
+
+
+def expected_jump_accept(energy, grid):
+    """Mean acceptance of :meth:`UniGaussKernel.jump` at stationarity, by quadrature.
+
+    For dimension ``d``, with ``p`` the density and ``q`` the proposal,
+    ``E[accept] = ∫ dv_{-d} ∫∫ min(p(x) q(x'), p(x') q(x)) dx dx'``, and
+    ``min(p q', p' q) = q q' min(p/q, p'/q')``.
+    """
+    width = [np.diff(edges)[0] for edges in grid.edges]
+    per_dim = []
+    for d in range(2):
+        p = np.moveaxis(grid.density, d, -1)  # (other dimension, x_d)
+        w = np.broadcast_to(_jump_density(grid.points[d], energy, d) * width[d], p.shape)
+        per_dim.append(_weighted_min_sum(p / w * width[d], w).sum() * width[1 - d])
+    return float(np.mean(per_dim))
+
+
+CENTRES = np.array([[0.2, 0.2], [0.8, 0.3], [0.5, 0.8]])
+
+
+def _sharp_experts() -> pymc_ebm.UniGauss:
+    """Three sharp experts (sigma 0.05) far apart in the unit square: separated modes."""
+    return pymc_ebm.UniGauss(mu=CENTRES, sigma=np.full((3, 2), 0.05), pi=[0.3, 0.6, 0.9])
+
+
+def _region(x):
+    """0, 1, 2 within 0.15 (3 sigma) of that expert's centre, else 3."""
+    dist = np.linalg.norm(x[..., None, :] - CENTRES, axis=-1)
+    return np.where(dist.min(axis=-1) < 0.15, dist.argmin(axis=-1), 3)
+
+
+def _jump_only_checks(n_rows=2000, n_iter=200, burn_in=100, seed=12):
+    """Run jump moves only from one mode; chi-square p-value of the final masses, z of accept."""
+    energy = _sharp_experts()
+    grid = grid_density(energy, n_points=400)
+    cell = np.prod([np.diff(edges)[0] for edges in grid.edges])
+    regions = _region(np.stack(np.meshgrid(*grid.points, indexing="ij"), axis=-1))
+    masses = np.array([grid.density[regions == k].sum() * cell for k in range(4)])
+    kernel = UniGaussKernel(energy)
+    rng = np.random.default_rng(seed)
+    v = np.tile(CENTRES[0], (n_rows, 1))  # every row in the lightest mode
+    accept = np.empty(n_iter)
+    for i in range(n_iter):
+        v, accept[i] = kernel.jump(v, rng)
+    counts = np.bincount(_region(v), minlength=4)  # rows are independent chains
+    p_value = stats.chisquare(counts, n_rows * masses).pvalue
+    kept = accept[None, burn_in:]
+    z = (kept.mean() - expected_jump_accept(energy, grid)) / az.mcse(
+        kept, method="mean", chain_axis=0, draw_axis=1
+    )
+    return p_value, z
+
+
+def test_expected_jump_accept_quadrature_matches_brute_force_for_a_flat_density():
+    # p flat on the unit square: E[accept] of dimension d is ∫∫ min(q_d(x), q_d(x')) dx dx'.
+    energy = pymc_ebm.UniGauss([[0.3, 0.6]], [[0.2, 0.1]], [1e-12])
+    grid = grid_density(energy, n_points=60)
+    brute = [
+        np.minimum.outer(q, q).sum() / 60**2
+        for q in (_jump_density(grid.points[d], energy, d) for d in range(2))
+    ]
+    np.testing.assert_allclose(expected_jump_accept(energy, grid), np.mean(brute), rtol=1e-9)
+
+
+def test_mode_jumps_alone_reach_the_mode_masses():
+    """Jump moves only (no Gibbs sweep), all rows starting in one sharp mode."""
+    p_value, z = _jump_only_checks()
+    assert p_value > ALPHA_Z, p_value
+    assert abs(z) < Z, z
+
+
+def test_mode_jump_check_detects_a_wrong_ratio(monkeypatch):
+    """The same check fails when the proposal density is left out of the ratio."""
+    monkeypatch.setattr(unigauss_gibbs, "_log_jump_density", lambda x, *args: np.zeros_like(x))
+    p_value, z = _jump_only_checks()
+    assert p_value < ALPHA_Z and abs(z) > Z, (p_value, z)
+
+
 # -- (2) pm.sample draws from the right density ------------------------------------
 
 
@@ -214,7 +313,12 @@ def test_pm_sample_matches_quadrature(make_model, caplog):
     grid = grid_density(energy, n_points=1000)
     for d in range(2):
         p_value = stats.kstest(samples[:, d], lambda x, d=d: grid.marginal_cdf(d, x)).pvalue
-        assert p_value > ALPHA, (d, p_value)
+        assert p_value > ALPHA / 2, (d, p_value)
+    # jump_accept: the mean acceptance of the mode jumps at stationarity, by quadrature.
+    accept = idata.sample_stats["jump_accept"].values  # (chain, draw)
+    exact = expected_jump_accept(energy, grid_density(energy, n_points=300))
+    mcse = az.mcse(accept, method="mean", chain_axis=0, draw_axis=1)
+    assert abs(accept.mean() - exact) < Z * mcse, (accept.mean(), exact, mcse)
 
 
 # -- (3) automatic assignment --------------------------------------------------------
@@ -223,13 +327,14 @@ def test_pm_sample_matches_quadrature(make_model, caplog):
 def test_competence():
     energy = _three_experts()
     model = _joint_model(energy, n_chains=3)
-    assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
-    assert UniGaussGibbs.competence(model["h"], False) == Competence.IDEAL
+    with model:
+        assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
+        assert UniGaussGibbs.competence(model["h"], False) == Competence.IDEAL
     with pm.Model() as other:
         z = pm.Normal("z")
         g = pymc_ebm.visible("g", pymc_ebm.Gaussian(np.zeros((2, 2)), np.ones((2, 2))), 3)
-    assert UniGaussGibbs.competence(z, True) == Competence.INCOMPATIBLE
-    assert UniGaussGibbs.competence(g, True) == Competence.INCOMPATIBLE
+        assert UniGaussGibbs.competence(z, True) == Competence.INCOMPATIBLE
+        assert UniGaussGibbs.competence(g, True) == Competence.INCOMPATIBLE
     assert UniGaussGibbs not in assign_step_methods(other)[1]
     assert pm.step_methods.STEP_METHODS[0] is UniGaussGibbs
 
@@ -329,9 +434,13 @@ def test_inside_compound_step(caplog):
     assert "NUTS: [z]" in caplog.text
     assert {"active_experts", "diverging"} <= set(idata.sample_stats.data_vars)
     draws = idata.posterior
-    assert np.all((draws["v"] > 0) & (draws["v"] < 1))
-    assert set(np.unique(draws["h"])) <= {0, 1}
-    assert abs(float(draws["z"].mean())) < 0.3
+    # Means of v_0, v_1 (rows averaged per draw) and of z against their exact values.
+    grid = grid_density(energy, n_points=400)
+    exact = [float(grid.marginals[d] @ grid.points[d]) / 400 for d in range(2)]
+    series = [draws["v"].values[..., d].mean(axis=-1) for d in range(2)]
+    for values, truth in [*zip(series, exact, strict=True), (draws["z"].values, 0.0)]:
+        mcse = az.mcse(values, method="mean", chain_axis=0, draw_axis=1)
+        assert abs(values.mean() - truth) < Z * mcse, (values.mean(), truth, mcse)
     with pytest.raises(ValueError, match="UniGaussGibbs can only sample"):
         UniGaussGibbs([model["z"]], model=model)
 
@@ -358,8 +467,13 @@ def test_untransformed_visible_and_rejected_models():
     energy = _three_experts()
     model = _joint_model(energy, n_chains=4)
     plain = remove_value_transforms(model)
-    new, _ = UniGaussGibbs(model=plain, rng=9).step(plain.initial_point())
-    assert np.all((new["v"] > 0) & (new["v"] < 1))
+    point = model.initial_point()
+    plain_point = {"v": _to_box(point["v_interval__"], energy), "h": point["h"]}
+    new, _ = UniGaussGibbs(model=plain, rng=9).step(plain_point)
+    transformed, _ = UniGaussGibbs(model=model, rng=9).step(point)
+    # Same generator, same draws: the visibles only differ by the interval transform.
+    np.testing.assert_allclose(new["v"], _to_box(transformed["v_interval__"], energy), rtol=1e-12)
+    np.testing.assert_array_equal(new["h"], transformed["h"])
 
     with pm.Model() as extra:
         v = pymc_ebm.visible("v", energy, n_chains=4)
@@ -400,3 +514,22 @@ def test_sampler_stats():
     h = trace.get_values("h", chains=0)
     np.testing.assert_allclose(active, h.sum(axis=-1).mean(axis=-1))
     assert UniGaussGibbs.stats_dtypes_shapes["active_experts"][0] is np.float64
+
+
+def test_jump_accept_stat_is_the_jump_moves_acceptance():
+    energy = _three_experts()
+    model = _joint_model(energy, n_chains=50)
+    point = model.initial_point()
+    _, sts = UniGaussGibbs(model=model, rng=np.random.default_rng(3)).step(point)
+    # The step's first use of its generator is the jump of v (h summed out).
+    _, accept = UniGaussKernel(energy).jump(
+        _to_box(point["v_interval__"], energy), np.random.default_rng(3)
+    )
+    assert sts[0]["jump_accept"] == accept and 0 < accept < 1
+    no_jumps = [
+        UniGaussGibbs(model=model, mode_jumps=False, rng=3),
+        UniGaussGibbs([model["h"]], model=model, rng=3),
+        UniGaussGibbs([model["v"]], model=model, rng=3),  # v | h only: no h | v draw
+    ]
+    for step in no_jumps:
+        assert np.isnan(step.step(point)[1][0]["jump_accept"])

@@ -11,11 +11,12 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.blocking import PointType, StatsType
 from pymc.logprob.transforms import IntervalTransform
-from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.step_methods.compound import BlockedStep, Competence, CompoundStep, StepMethodState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pytensor.graph.basic import Variable
 
-from pymc_ebm.model import energy_of, role_of
+from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
+from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
 
 __all__ = ["BoxJump"]
 
@@ -47,20 +48,34 @@ class BoxJump(BlockedStep):
 
     Notes
     -----
-    Statistics per draw: ``tune`` and ``jump_accept`` (fraction of rows that
-    moved). The step is never chosen by ``pm.sample`` on its own
-    (``competence`` is ``INCOMPATIBLE``).
+    Sampler statistics, one value of each per draw:
+
+    ``tune`` (bool)
+        True while the draw is a tuning draw (nothing is tuned).
+    ``jump_accept`` (float64)
+        Fraction of rows whose proposal was accepted in this step (each row
+        proposes once, so it is also the fraction of rows that moved).
+
+    The ratio ``exp(E(v) - E(v'))`` is the model's own only when the
+    visible's density is ``exp(-E(v))`` on the box, so the step refuses
+    (``ValueError``) a visible with hidden states (:func:`pymc_ebm.hidden`
+    makes its potential the joint energy ``E(v, h)``), a model with another
+    term on the visible, and a transform other than the interval one. It is
+    never chosen by ``pm.sample`` on its own (``competence`` is
+    ``INCOMPATIBLE``): add it to a ``CompoundStep`` with a local step.
 
     Examples
     --------
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.UniGauss([[0.2, 0.2], [0.8, 0.8]], np.full((2, 2), 0.1), [0.5, 0.5])
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=5)
+    ...     v = pymc_ebm.visible("v", experts, n_chains=50)
     ...     step = pymc_ebm.BoxJump([v], rng=0)
-    >>> point, stats = step.step(model.initial_point())
-    >>> point["v_interval__"].shape, 0.0 <= stats[0]["jump_accept"] <= 1.0
-    ((5, 2), True)
+    >>> start = model.initial_point()
+    >>> point, stats = step.step(start)
+    >>> moved = np.any(point["v_interval__"] != start["v_interval__"], axis=1)
+    >>> bool(stats[0]["jump_accept"] == moved.mean())
+    True
     """
 
     name = "box_jump"
@@ -84,17 +99,11 @@ class BoxJump(BlockedStep):
         if len(self.vars) != 1:
             raise ValueError(f"BoxJump takes one visible variable, got {len(self.vars)}")
         rv = model.values_to_rvs[self.vars[0]]
+        reason = _refusal_reason(model, rv)
+        if reason is not None:
+            raise ValueError(reason)
         energy = energy_of(rv)
-        if role_of(rv) != "visible" or energy is None or energy.domain is None:
-            raise ValueError(
-                f"BoxJump needs a visible variable registered over an energy with a box, "
-                f"got {rv.name!r}"
-            )
         transform = model.rvs_to_transforms.get(rv)
-        if transform is not None and not isinstance(transform, IntervalTransform):
-            raise ValueError(
-                f"BoxJump needs the interval transform, got {type(transform).__name__}"
-            )
         self.energy = energy
         self.value_name = self.vars[0].name
         self.interval = transform is not None
@@ -151,13 +160,86 @@ class BoxJump(BlockedStep):
         return Competence.INCOMPATIBLE
 
 
-def hmc_with_box_jumps(model: pm.Model, **hmc_kwargs: Any):
-    """``ShortRunHMC`` then :class:`BoxJump` on the model's visible ``v``, as one ``CompoundStep``.
+def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
+    """Why :class:`BoxJump` cannot move ``rv`` in ``model``; ``None`` when it can.
+
+    The Metropolis ratio uses ``energy(v)`` alone, so it is exact only when
+    the model's density of ``v`` is ``exp(-energy(v))`` on the box: a free
+    visible with a box (interval transform or none), without hidden states
+    (with them the model's potential is the joint energy ``E(v, h)``), and no
+    other model term on ``v``.
+    """
+    energy = energy_of(rv)
+    if role_of(rv) != "visible" or energy is None or energy.domain is None:
+        return (
+            f"BoxJump needs a visible variable registered over an energy with a box, "
+            f"got {rv.name!r}"
+        )
+    if rv not in model.free_RVs:
+        return f"{rv.name!r} is not a free variable of the model"
+    if partner_of(rv) is not None:
+        return (
+            f"BoxJump refuses {rv.name!r}: it has hidden states, so its density is the joint "
+            f"energy E(v, h), not the energy of v alone"
+        )
+    transform = model.rvs_to_transforms.get(rv)
+    if transform is not None and not isinstance(transform, IntervalTransform):
+        return f"BoxJump needs the interval transform, got {type(transform).__name__}"
+    potential = _resolve(model, rv.tag.__dict__.get(_TAG_POTENTIAL))
+    if potential is None or potential not in model.potentials:
+        return f"the energy potential of {rv.name!r} is not in the model"
+    other = _other_terms(model, {rv}, exclude={potential})
+    if other:
+        return (
+            f"BoxJump's ratio uses the energy of {rv.name!r} only, but {other[0]!r} also "
+            f"depends on {rv.name!r}"
+        )
+    return None
+
+
+def _box_visible(model: pm.Model, vars: Variable | str | None) -> Variable:
+    """The visible variable to move: ``vars`` (a variable or name), or the model's only one."""
+    if vars is not None:
+        return model[vars] if isinstance(vars, str) else vars
+    candidates = [
+        rv
+        for rv in model.free_RVs
+        if role_of(rv) == "visible" and getattr(energy_of(rv), "domain", None) is not None
+    ]
+    if len(candidates) != 1:
+        found = ", ".join(repr(rv.name) for rv in candidates) or "none"
+        raise ValueError(
+            f"hmc_with_box_jumps needs exactly one visible variable over an energy with a box "
+            f"(found {found}); name it with vars="
+        )
+    return candidates[0]
+
+
+def hmc_with_box_jumps(
+    model: pm.Model, vars: Variable | str | None = None, **hmc_kwargs: Any
+) -> CompoundStep:
+    """``ShortRunHMC`` then :class:`BoxJump` on one visible variable, in a ``CompoundStep``.
 
     A step factory for :class:`~pymc_ebm.ContrastiveDivergence`
     (``sampler=hmc_with_box_jumps``, ``step_kwargs`` go to ``ShortRunHMC``):
     local Hamiltonian moves plus jumps between separated modes, so that
     persistent negative chains follow the model's masses.
+
+    Parameters
+    ----------
+    model : pm.Model
+        A model with a visible variable registered over an energy with a box.
+    vars : TensorVariable or str, optional
+        The visible variable (or its name). Default: the model's only free
+        visible variable with a box (a ``ValueError`` if there is none or
+        several).
+    **hmc_kwargs
+        Keyword arguments of ``ShortRunHMC``.
+
+    Returns
+    -------
+    CompoundStep
+        ``[ShortRunHMC([v]), BoxJump([v])]``.
 
     Examples
     --------
@@ -165,13 +247,13 @@ def hmc_with_box_jumps(model: pm.Model, **hmc_kwargs: Any):
     >>> from pymc_ebm.step_methods import hmc_with_box_jumps
     >>> net = pymc_ebm.MLPEnergy(2, hidden=(4,), box=(-2.0, 2.0), random_seed=0)
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", net, n_chains=3)
-    >>> [type(m).__name__ for m in hmc_with_box_jumps(model, n_steps=5).methods]
-    ['ShortRunHMC', 'BoxJump']
+    ...     x = pymc_ebm.visible("x", net, n_chains=3)
+    >>> step = hmc_with_box_jumps(model, n_steps=5)
+    >>> [(type(m).__name__, [v.name for v in m.vars]) for m in step.methods]
+    [('ShortRunHMC', ['x_interval__']), ('BoxJump', ['x_interval__'])]
     """
-    from pymc.step_methods.compound import CompoundStep
-
     from pymc_ebm.step_methods.short_run_hmc import ShortRunHMC
 
-    v = model["v"]
-    return CompoundStep([ShortRunHMC([v], model=model, **hmc_kwargs), BoxJump([v], model=model)])
+    v = _box_visible(model, vars)
+    jump = BoxJump([v], model=model)  # refuses what it cannot sample exactly, before HMC compiles
+    return CompoundStep([ShortRunHMC([v], model=model, **hmc_kwargs), jump])

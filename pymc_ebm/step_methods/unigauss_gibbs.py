@@ -19,6 +19,7 @@ directly to run ``k`` sweeps on a batch without building points.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -388,7 +389,8 @@ class UniGaussGibbs(BlockedStep):
     ----------
     vars : list of TensorVariable, optional
         Visible and hidden variables (random or value variables) registered
-        over uni-gauss energies. Defaults to all such variables of the model.
+        over uni-gauss energies. Defaults to every variable of the model the
+        step can sample exactly (see Notes).
     model : pm.Model, optional
         Defaults to the model on the context stack.
     rng : RandomGenerator, optional
@@ -416,16 +418,31 @@ class UniGaussGibbs(BlockedStep):
 
     Notes
     -----
-    Sampler statistics per draw: ``tune`` (bool) and ``active_experts``, the
-    mean number of active experts (``h_j = 1``) per row used for the visibles
-    (or drawn, when only ``h`` is updated).
+    Sampler statistics, one value of each per draw:
 
-    ``competence`` is ``IDEAL`` for variables registered over a uni-gauss
-    energy and importing :mod:`pymc_ebm` puts this class first in
-    ``pymc.step_methods.STEP_METHODS``, so plain ``pm.sample()`` picks it for
-    both ``v`` and ``h`` (one instance over both). The step refuses a model in
-    which another term depends on ``v`` or ``h``: its conditionals would no
-    longer be exact.
+    ``tune`` (bool)
+        True while the draw is a tuning draw (nothing is tuned; PyMC uses it
+        to separate warm-up from the kept draws).
+    ``active_experts`` (float64)
+        Number of active experts (``h_j = 1``) per row, averaged over rows
+        (and over the visible variables of the step), in the hidden states
+        the step used: those drawn from ``p(h | v)``, or the point's states
+        when only ``v`` is updated.
+    ``jump_accept`` (float64)
+        Fraction of the mode-jump proposals accepted in this step, over rows
+        and dimensions (averaged over the step's visible variables); ``NaN``
+        when the step made no jump (``mode_jumps=False``, or no ``h | v``
+        draw: ``h`` alone, or ``v`` alone in a model with hidden states).
+
+    ``competence`` is ``IDEAL`` exactly for the variables the constructor
+    accepts (one check, ``_refusal_reason``, serves both), and importing
+    :mod:`pymc_ebm` puts this class first in ``pymc.step_methods.STEP_METHODS``,
+    so plain ``pm.sample()`` picks it for both ``v`` and ``h`` (one instance
+    over both). The step refuses a model in which another term depends on
+    ``v`` or ``h`` (its conditionals would no longer be exact), a visible
+    whose hidden states are not free, or a visible with another transform
+    than the interval one; ``pm.sample()`` then uses PyMC's own steps (NUTS,
+    ``BinaryGibbsMetropolis``) for those variables.
 
     References
     ----------
@@ -477,13 +494,16 @@ class UniGaussGibbs(BlockedStep):
         model = pm.modelcontext(model)
         self.mode_jumps = bool(mode_jumps)
         if vars is None:
-            vars = [
-                value
+            reasons = {
+                value: _refusal_reason(model, model.values_to_rvs[value])
                 for value in model.value_vars
-                if self.competence(model.values_to_rvs[value], False) == Competence.IDEAL
-            ]
+            }
+            vars = [value for value, reason in reasons.items() if reason is None]
             if not vars:
-                raise ValueError("the model has no variables registered over a UniGauss energy")
+                raise ValueError(
+                    "the model has no variable UniGaussGibbs can sample: "
+                    + "; ".join(str(reason) for reason in reasons.values())
+                )
         elif not isinstance(vars, list | tuple):
             vars = [vars]
         self.vars = get_value_vars_from_user_vars(vars, model)
@@ -537,10 +557,19 @@ class UniGaussGibbs(BlockedStep):
 
     @staticmethod
     def competence(var: Variable, has_grad: bool = False) -> Competence:
-        """``IDEAL`` for visibles/hidden states registered over a uni-gauss energy."""
-        if isinstance(energy_of(var), UniGauss) and role_of(var) in ("visible", "hidden"):
-            return Competence.IDEAL
-        return Competence.INCOMPATIBLE
+        """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
+
+        PyMC passes the random variable only, so the model is looked up: the
+        model on the context stack, or the one ``pm.sample(model=...)`` is
+        assigning steps for. Where no model holding ``var`` is found the
+        answer is ``INCOMPATIBLE`` (PyMC then uses its own exact steps).
+        """
+        if not isinstance(energy_of(var), UniGauss) or role_of(var) not in ("visible", "hidden"):
+            return Competence.INCOMPATIBLE
+        model = _model_of(var)
+        if model is None or _refusal_reason(model, var) is not None:
+            return Competence.INCOMPATIBLE
+        return Competence.IDEAL
 
 
 def _resolve(model: pm.Model, ref: Variable | None) -> Variable | None:
@@ -553,67 +582,129 @@ def _resolve(model: pm.Model, ref: Variable | None) -> Variable | None:
     return None if ref is None else model.named_vars.get(ref.name)
 
 
+def _model_of(var: Variable) -> pm.Model | None:
+    """The model ``var`` belongs to, for ``competence`` (which PyMC calls without one).
+
+    The model on the context stack when ``var`` is one of its free
+    variables; else the ``model`` argument of PyMC's ``assign_step_methods``
+    when it is on the call stack (``pm.sample(model=model)`` assigns steps
+    outside ``with model:``) and holds ``var``; else ``None``.
+    """
+    try:
+        model = pm.modelcontext(None)
+    except TypeError:
+        model = None
+    if model is not None and var in model.free_RVs:
+        return model
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if frame.f_code.co_name == "assign_step_methods":
+                model = frame.f_locals.get("model")
+                if isinstance(model, pm.Model) and var in model.free_RVs:
+                    return model
+            frame = frame.f_back
+    finally:
+        del frame
+    return None
+
+
+def _visible_and_hidden(model: pm.Model, rv: Variable) -> tuple[Variable | None, Variable | None]:
+    """The model's visible variable of ``rv`` (a visible or hidden variable) and its hidden one."""
+    v = rv if role_of(rv) == "visible" else _resolve(model, partner_of(rv))
+    if v is None:
+        return None, None
+    return v, _resolve(model, partner_of(v))
+
+
+def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
+    """Why :class:`UniGaussGibbs` cannot sample ``rv`` in ``model``; ``None`` when it can.
+
+    The one check behind both ``UniGaussGibbs.competence`` and its
+    constructor, so that ``pm.sample`` never assigns the step to a variable
+    the constructor then refuses. The step is exact only for a free visible
+    variable registered over a :class:`~pymc_ebm.UniGauss` energy (interval
+    transform or none), with its hidden states free (when it has any), and
+    no model term other than the registered energy depending on either.
+    """
+    if not isinstance(energy_of(rv), UniGauss) or role_of(rv) not in ("visible", "hidden"):
+        return (
+            f"UniGaussGibbs can only sample variables registered by pymc_ebm.visible or "
+            f"pymc_ebm.hidden over a UniGauss energy, got {rv.name!r}"
+        )
+    if rv not in model.free_RVs:
+        return f"{rv.name!r} is not a free variable of the model"
+    v, h = _visible_and_hidden(model, rv)
+    if v is None or role_of(v) != "visible" or energy_of(v) is not energy_of(rv):
+        return f"the visible variable of {rv.name!r} is not in the model"
+    if v not in model.free_RVs:
+        return f"the visible variable {v.name!r} is not a free variable of the model"
+    if partner_of(v) is not None and (h is None or h not in model.free_RVs):
+        return f"the hidden variable of {v.name!r} is not a free variable of the model"
+    if role_of(rv) == "hidden" and h is not rv:
+        return f"{rv.name!r} is not the hidden variable of {v.name!r}"
+    transform = model.rvs_to_transforms.get(v)
+    if transform is not None and not isinstance(transform, IntervalTransform):
+        return (
+            f"UniGaussGibbs needs the visible {v.name!r} to use the interval transform "
+            f"(or none), got {type(transform).__name__}"
+        )
+    potential = _resolve(model, v.tag.__dict__.get(_TAG_POTENTIAL))
+    if potential is None or potential not in model.potentials:
+        return f"the energy potential of {v.name!r} is not in the model"
+    other = _other_terms(model, {v} if h is None else {v, h}, exclude={potential})
+    if other:
+        return (
+            f"UniGaussGibbs draws exact conditionals of the uni-gauss energy only, but "
+            f"{other[0]!r} also depends on {v.name!r}" + ("" if h is None else f" or {h.name!r}")
+        )
+    return None
+
+
+def _other_terms(model: pm.Model, targets: set[Variable], exclude: set[Variable]) -> list[str]:
+    """Names of the model's log-density terms other than ``targets``/``exclude`` on ``targets``.
+
+    A term is a random variable (free or observed; its density depends on a
+    target through its parameters) or a potential.
+    """
+    names = []
+    for term in [*model.basic_RVs, *model.potentials]:
+        if term in targets or term in exclude:
+            continue
+        inputs: list[Any] = list(term.owner.inputs) if term in model.basic_RVs else [term]
+        if any(node in targets for node in ancestors(inputs)):
+            names.append(term.name)
+    return names
+
+
 def _make_groups(
     model: pm.Model, value_vars: list[Variable], compile_kwargs: dict | None
 ) -> list[_Group]:
-    """Pair each visible with its hidden states and check that the model allows Gibbs."""
-    rvs: dict[Variable, Variable] = {}
-    for value in value_vars:
-        rv = model.values_to_rvs[value]
-        if UniGaussGibbs.competence(rv) != Competence.IDEAL:
-            raise ValueError(
-                f"UniGaussGibbs can only sample variables registered by pymc_ebm.visible or "
-                f"pymc_ebm.hidden over a UniGauss energy, got {rv.name!r}"
-            )
-        rvs[rv] = value
+    """Pair each visible with its hidden states, refusing what :func:`_refusal_reason` refuses."""
+    rvs = [model.values_to_rvs[value] for value in value_vars]
+    for rv in rvs:
+        reason = _refusal_reason(model, rv)
+        if reason is not None:
+            raise ValueError(reason)
     visibles: list[Variable] = []
     for rv in rvs:
-        v = rv if role_of(rv) == "visible" else _resolve(model, partner_of(rv))
-        if v is None or role_of(v) != "visible" or energy_of(v) is not energy_of(rv):
-            raise ValueError(f"the visible variable of {rv.name!r} is not in the model")
+        v, _ = _visible_and_hidden(model, rv)
         if v not in visibles:
             visibles.append(v)
     groups = []
     for v in visibles:
-        h = _resolve(model, partner_of(v))
-        if partner_of(v) is not None and (h is None or h not in model.rvs_to_values):
-            raise ValueError(f"the hidden variable of {v.name!r} is not a free variable")
-        transform = model.rvs_to_transforms.get(v)
-        if transform is not None and not isinstance(transform, IntervalTransform):
-            raise ValueError(
-                f"UniGaussGibbs needs the visible {v.name!r} to use the interval transform "
-                f"(or none), got {type(transform).__name__}"
-            )
-        _check_only_energy_terms(model, v, h)
+        _, h = _visible_and_hidden(model, v)
         groups.append(
             _Group(
                 kernel=UniGaussKernel(energy_of(v), compile_kwargs),
                 v_name=model.rvs_to_values[v].name,
                 h_name=None if h is None else model.rvs_to_values[h].name,
-                interval=transform is not None,
+                interval=model.rvs_to_transforms.get(v) is not None,
                 update_v=v in rvs,
                 update_h=h is not None and h in rvs,
             )
         )
     return groups
-
-
-def _check_only_energy_terms(model: pm.Model, v: Variable, h: Variable | None) -> None:
-    """Raise when a model term other than the registered energy depends on ``v`` or ``h``."""
-    potential = _resolve(model, v.tag.__dict__.get(_TAG_POTENTIAL))
-    if potential is None or potential not in model.potentials:
-        raise ValueError(f"the energy potential of {v.name!r} is not in the model")
-    own = {v, h, potential}
-    targets = {v} if h is None else {v, h}
-    for term in [*model.basic_RVs, *model.potentials]:
-        if term in own:
-            continue
-        inputs: list[Any] = list(term.owner.inputs) if term in model.basic_RVs else [term]
-        if any(node in targets for node in ancestors(inputs)):
-            raise ValueError(
-                f"UniGaussGibbs draws exact conditionals of the uni-gauss energy only, but "
-                f"{term.name!r} also depends on {v.name!r}"
-            )
 
 
 def register() -> None:
