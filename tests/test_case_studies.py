@@ -20,15 +20,20 @@ from jupytext.cli import jupytext as jupytext_cli  # noqa: E402
 from jupytext.compare import NotebookDifference, compare_notebooks  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-CASE_STUDIES = Path(__file__).resolve().parents[1] / "case_studies"
+ROOT = Path(__file__).resolve().parents[1]
+CASE_STUDIES = ROOT / "case_studies"
 SCRIPTS = sorted(CASE_STUDIES.glob("[0-9]*.py"))
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def execute_quick(script: Path, work_dir: Path) -> nbformat.NotebookNode:
-    """Run ``script`` as a notebook in ``work_dir`` with ``PYMC_EBM_QUICK=1``, figures inline."""
+    """Run ``script`` as a notebook in ``work_dir`` with ``PYMC_EBM_QUICK=1``, figures inline.
+
+    The kernel imports ``pymc_ebm`` from this checkout, as the tests do.
+    """
     notebook = jupytext.read(script)
-    env = dict(os.environ, PYMC_EBM_QUICK="1", MPLBACKEND=INLINE_BACKEND)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYMC_EBM_QUICK="1", MPLBACKEND=INLINE_BACKEND, PYTHONPATH=path)
     client = NotebookClient(notebook, timeout=1800, kernel_name="python3")
     client.execute(env=env, cwd=str(work_dir))
     return notebook
@@ -108,6 +113,9 @@ import matplotlib.pyplot as plt
 
 print("quick", os.environ.get("PYMC_EBM_QUICK"))
 print("cwd", Path.cwd().name)
+import pymc_ebm
+
+print("package", Path(pymc_ebm.__file__).parents[1])
 plt.plot([0, 1], [0, 1])
 plt.savefig("toy.png")
 plt.show()
@@ -123,6 +131,7 @@ def test_quick_run_sees_the_switch_and_shows_figures(tmp_path: Path, monkeypatch
     notebook = execute_quick(script, work_dir)
     text = "".join(out.get("text", "") for out in notebook.cells[1].outputs)
     assert "quick 1" in text and "cwd work" in text
+    assert f"package {ROOT}" in text
     assert (work_dir / "toy.png").is_file()
     assert _inline_figures(notebook) == 1
 
