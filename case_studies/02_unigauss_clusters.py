@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -520,11 +521,15 @@ show("mixing.png")
 
 # %% [markdown]
 # Each trace follows the $x$-coordinate of one row, with faint lines at the
-# grid columns. The rank plots rank all draws of that entry across the 4
-# chains, and each line is one chain's histogram of ranks. Chains that mix
-# have flat histograms near the dashed line. A chain stuck in one cell has
-# all its ranks in a few bins. Every chain starts at PyMC's initial point,
-# the centre of the square, which lies on the grid column $x = 3/6$.
+# grid columns. The rank plots (arviz-plots) rank all draws of that entry
+# across the 4 chains, and each line is one chain's fractional ranks as a
+# Δ-ECDF: the difference between their empirical CDF and the uniform one.
+# Chains that mix have uniform ranks, so their curves stay near zero and the
+# p-value of ArviZ's multi-chain uniformity test (top left) is not small. A
+# chain stuck in one cell has all its ranks in a narrow range, so its curve
+# bends far away; the stretches that make the test fail are drawn in black.
+# Every chain starts at PyMC's initial point, the centre of the square,
+# which lies on the grid column $x = 3/6$.
 #
 # **Why plain blocked Gibbs is slow once the experts are sharp.** Take a row
 # sitting at a crossing. The column stripe and the row stripe through it

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -533,15 +534,19 @@ figures.mixing(fantasies, "mixing.png", side=settings.side)
 show("mixing.png")
 
 # %% [markdown]
-# Left: one row in the 4 PyMC chains. Each chain stays in one square, and
-# the chains of the same row sit in different squares, which is why R-hat
-# per row is large. At full size, 86 % of the sequences end in the quadrant
-# where they started, and only 1 sequence in 400 changes quadrant after
-# tuning. Middle and right: four sequences from the same square, taken from
-# different chains and rows. They overlap, and their rank histograms are flat
-# up to noise. Within each square, R-hat is 1.00 and the bulk ESS per
-# sequence is close to the number of draws (400 to 470 of 500 at full size),
-# so successive NUTS draws are nearly independent.
+# Trace (left) and rank plot (right, arviz-plots: each chain's fractional
+# ranks as a Δ-ECDF, near zero when the chains sample the same distribution,
+# with the p-value of ArviZ's multi-chain uniformity test and the stretches
+# that make it fail in black). Top: one row in the 4 PyMC chains. Each chain
+# stays in one square, and the chains of the same row sit in different
+# squares, which is why R-hat per row is large. At full size, 86 % of the
+# sequences end in the quadrant where they started, and only 1 sequence in
+# 400 changes quadrant after tuning. Bottom: four sequences from the same
+# square, taken from different chains and rows and ranked as if they were
+# the chains (trace: first 100 draws). They overlap, and their rank curves
+# stay near zero up to noise. Within each square, R-hat is 1.00 and the
+# bulk ESS per sequence is close to the number of draws (400 to 470 of 500
+# at full size), so successive NUTS draws are nearly independent.
 #
 # So the fantasies are good samples of the model *given the square*. The
 # shares of the squares are not: with these chains, they measure the

@@ -1,8 +1,9 @@
 """Figures of the 4-squares study (matplotlib, written as PNG).
 
 The figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so
-importing this module or drawing a figure leaves matplotlib's backend alone
-(a notebook keeps its inline backend).
+drawing a figure leaves matplotlib's backend alone (a notebook keeps its
+inline backend). The trace and rank plots of :func:`mixing` are drawn by
+arviz-plots, which uses pyplot; the figure is closed after writing the PNG.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -231,18 +233,19 @@ def mixing(
 ) -> None:
     """Why R-hat per row is large, and how well NUTS mixes inside one square.
 
-    ``samples`` has shape ``(chain, draw, row, 2)``. Left: ``v_x`` of one row
-    in each PyMC chain; the chains started at different points of the box
-    and sit in different squares. Middle: ``v_x`` of ``n_sequences``
-    chain-row sequences that all stay in the same square (first 100
-    draws). Right: their rank plot (histogram of each sequence's ranks among
-    all their draws; flat near the dashed line when they sample the same
-    distribution). When fewer than two sequences stay in one square, the
-    last two panels say so instead. ``side`` (of the squares) sets the
-    vertical range of the middle panel.
+    ``samples`` has shape ``(chain, draw, row, 2)``. Trace and rank plots
+    (arviz-plots) of ``v_x``, two lines of panels. Top: one row in each
+    PyMC chain; the chains started at different points of the box and sit
+    in different squares. Bottom: as many chain-row sequences as there are
+    chains (at most ``n_sequences``) that all stay in the same square,
+    treated as the chains (trace zoomed on the first 100 draws); their
+    ranks are uniform when they sample the same distribution. When too few
+    sequences stay in one square, the bottom line is left out and the title
+    says so. ``side`` (of the squares) sets the vertical range of the
+    bottom trace.
     """
     from pymc_ebm.studies.four_squares import quadrant
-    from pymc_ebm.studies.unigauss_figures import rank_histograms
+    from pymc_ebm.studies.unigauss_figures import save, trace_and_rank
 
     samples = np.asarray(samples)
     quad = quadrant(samples)
@@ -250,51 +253,25 @@ def mixing(
     counts = [int(np.sum(stays & (quad[:, 0, :] == k))) for k in range(4)]
     square = int(np.argmax(counts))
     chain_idx, row_idx = np.nonzero(stays & (quad[:, 0, :] == square))
-    picks = np.linspace(0, len(chain_idx) - 1, min(n_sequences, len(chain_idx))).astype(int)
-    sequences = samples[chain_idx[picks], :, row_idx[picks], 0]  # (sequence, draw)
-    shown = min(samples.shape[1], 100)
-
-    fig, axes = _subplots(1, 3, figsize=(15, 3.6))
-    for chain, values in enumerate(samples[:, :, row, 0]):
-        axes[0].plot(values, lw=0.6, color=f"C{chain}", label=f"chain {chain}")
-    axes[0].set_ylim(*LIMITS)
-    axes[0].axhline(0, color="0.6", lw=0.8, ls=":")
-    axes[0].set_title(f"v[{row}, x] in each PyMC chain")
-    axes[0].legend(fontsize=7, ncol=2, loc="lower right")
-    axes[0].set_xlabel("draw")
-    axes[0].set_ylabel("v_x")
-    if len(sequences) < 2:  # e.g. an untrained energy: every sequence crosses the gaps
-        for ax in axes[1:]:
-            ax.text(
-                0.5,
-                0.5,
-                "fewer than 2 sequences stay in one square",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-            )
-            ax.set_axis_off()
-    else:
-        for i, values in enumerate(sequences):
-            axes[1].plot(
-                values[:shown],
-                lw=0.7,
-                color=f"C{i}",
-                label=f"chain {chain_idx[picks][i]}, row {row_idx[picks][i]}",
-            )
-        centre = FOUR_SQUARE_CENTRES[square]
-        axes[1].set_title(
-            f"{len(sequences)} sequences in the square ({centre[0]:+.0f}, {centre[1]:+.0f}), "
-            f"first {shown} draws"
-        )
-        axes[1].set_ylim(centre[0] - side / 2 - 0.15, centre[0] + side / 2 + 0.45)
-        axes[1].legend(fontsize=7, ncol=2, loc="upper right")
-        axes[1].set_xlabel("draw")
-        axes[1].set_ylabel("v_x")
-        rank_histograms(sequences, axes[2])
-        axes[2].set_title("rank plot of those sequences")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    wanted = min(n_sequences, samples.shape[0])
+    dims = ("chain", "draw")
+    lines = {f"v[{row}, x] in each PyMC chain": (dims, samples[:, :, row, 0])}
+    centre = FOUR_SQUARE_CENTRES[square]
+    in_square = f"v_x of {wanted} sequences in the square ({centre[0]:+.0f}, {centre[1]:+.0f})"
+    if wanted >= 2 and len(chain_idx) >= wanted:
+        picks = np.linspace(0, len(chain_idx) - 1, wanted).astype(int)
+        lines[in_square] = (dims, samples[chain_idx[picks], :, row_idx[picks], 0])
+    pc = trace_and_rank(xr.Dataset(lines), height=3.2)
+    top = pc.viz["plot"][f"v[{row}, x] in each PyMC chain"].sel(column="trace").item()
+    top.set_ylim(*LIMITS)
+    top.axhline(0, color="0.6", lw=0.8, ls=":")
+    if in_square in lines:
+        bottom = pc.viz["plot"][in_square].sel(column="trace").item()
+        bottom.set_xlim(0, min(samples.shape[1], 100))
+        bottom.set_ylim(centre[0] - side / 2 - 0.15, centre[0] + side / 2 + 0.15)
+    else:  # e.g. an untrained energy: every sequence crosses the gaps
+        pc.viz["figure"].item().suptitle(f"fewer than {wanted} sequences stay in one square")
+    save(pc, path)
 
 
 def square_masses(tracks: Mapping[str, object], path: Path) -> None:

@@ -1,8 +1,9 @@
 """Figures of the 24-cluster study (matplotlib, written as PNG).
 
 The figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so
-importing this module or drawing a figure leaves matplotlib's backend alone
-(a notebook keeps its inline backend).
+drawing a figure leaves matplotlib's backend alone (a notebook keeps its
+inline backend). Trace and rank plots are drawn by arviz-plots, which uses
+pyplot; :func:`save` closes them after writing the PNG.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import arviz as az
+import arviz_plots as azp
+import matplotlib.pyplot as plt
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Ellipse, Rectangle
-from scipy.stats import rankdata
 
 from pymc_ebm.datasets import grid_centres
 from pymc_ebm.energies.unigauss import UniGauss
@@ -26,7 +29,8 @@ __all__ = [
     "free_energy",
     "mixing",
     "mixing_panels",
-    "rank_histograms",
+    "save",
+    "trace_and_rank",
     "training",
 ]
 
@@ -169,50 +173,92 @@ def cell_shares(panels: Mapping[str, np.ndarray], path: Path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def rank_histograms(values: np.ndarray, ax, bins: int | None = None) -> None:
-    """Rank plot of one scalar: histogram of each chain's ranks among all draws.
+def trace_and_rank(posterior: xr.Dataset, height: float = 2.8, width: float = 11.0):
+    """Trace and rank plot of every scalar variable of ``posterior``, one line of panels each.
 
-    ``values`` has shape ``(chain, draw)``. All draws are ranked together
-    (ties get their average rank); if the chains mix, every chain's ranks are
-    uniform, so each histogram stays near the dashed line (the expected
-    count per bin). A chain stuck in one mode fills only a few bins.
+    ``posterior`` holds variables of shape ``(chain, draw)``; the panels are
+    :func:`arviz_plots.plot_trace` and :func:`arviz_plots.plot_rank` side by
+    side (fractional-rank Δ-ECDF: if the chains sample the same
+    distribution, every chain's ranks are uniform and its curve stays near
+    zero; a chain stuck in one mode bends far away and is flagged).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Scalar variables with dimensions ``(chain, draw)``.
+    height, width : float
+        Inches per line of panels, and the figure's width.
+
+    Returns
+    -------
+    arviz_plots.PlotCollection
+        Its ``viz["plot"][name].sel(column="trace" or "rank")`` are the axes;
+        save it with :func:`save`.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from pymc_ebm.studies.unigauss_figures import save, trace_and_rank
+    >>> draws = np.random.default_rng(0).uniform(size=(2, 50))
+    >>> pc = trace_and_rank(xr.Dataset({"x": (("chain", "draw"), draws)}))
+    >>> pc.viz["plot"]["x"].sel(column="rank").item().get_xlabel()
+    'Fractional ranks'
+    >>> save(pc, None)
     """
-    values = np.asarray(values, dtype=float)
-    n_chains, n_draws = values.shape
-    if bins is None:  # about 10 draws per bin and chain at least, at most 20 bins
-        bins = int(np.clip(n_draws // 10, 2, 20))
-    ranks = rankdata(values.ravel()).reshape(values.shape) - 0.5  # in (0, N)
-    edges = np.linspace(0, values.size, bins + 1)
-    for chain in range(n_chains):
-        counts, _ = np.histogram(ranks[chain], bins=edges)
-        ax.stairs(counts, edges, color=f"C{chain}", lw=1.2)
-    ax.axhline(n_draws / bins, color="k", ls="--", lw=0.8)
-    ax.set_xlim(0, values.size)
-    ax.set_xlabel("rank of the draw among all chains")
-    ax.set_ylabel("draws per bin")
+    sizes = posterior.sizes
+    posterior = posterior.assign_coords(
+        chain=np.arange(sizes["chain"]), draw=np.arange(sizes["draw"])
+    )
+    pc = azp.combine_plots(
+        xr.DataTree.from_dict({"posterior": posterior}),
+        plots=[(azp.plot_trace, {"visuals": {"trace": {"linewidth": 0.7}}}), (azp.plot_rank, {})],
+        plot_names=["trace", "rank"],
+        backend="matplotlib",
+        figure_kwargs={
+            "figsize": (width, height * len(posterior.data_vars)),
+            "layout": "constrained",
+        },
+    )
+    # the p-value of the multi-chain uniformity test sits at a data height that
+    # can be far off the curves' range: pin it to the panel's top left corner
+    texts = pc.viz.children.get("p_value_text_rank")
+    for name in posterior.data_vars if texts is not None else ():
+        if name in texts.data_vars:
+            text = texts[name].item()
+            text.set_transform(pc.viz["plot"][name].sel(column="rank").item().transAxes)
+            text.set_position((0.02, 0.9))
+    return pc
+
+
+def save(pc, path: Path | None) -> None:
+    """Write an arviz-plots figure as PNG (unless ``path`` is None) and close it in pyplot."""
+    figure = pc.viz["figure"].item()
+    if path is not None:
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)  # arviz-plots draws with pyplot; a notebook shows the PNG instead
 
 
 def mixing_panels(samplers: Mapping[str, object], path: Path, row: int = 0, dim: int = 0) -> None:
     """Trace and rank plot of ``v[row, dim]`` for several samplers, one line of panels each.
 
     ``samplers`` maps a label to the DataTree of ``pm.sample``; the bulk ESS
-    of the entry (ArviZ) is in each title.
+    of the entry (ArviZ) is in each title, and faint lines mark the grid's
+    columns in the traces.
     """
-    fig, axes = _subplots(len(samplers), 2, figsize=(11, 2.8 * len(samplers)), squeeze=False)
-    for line, (name, idata) in enumerate(samplers.items()):
-        trace = idata.posterior["v"].values[:, :, row, dim]
+    lines = {}
+    for name, idata in samplers.items():
+        entry = idata.posterior["v"][:, :, row, dim]
         ess = az.ess(idata, var_names=["v"], method="bulk")["v"].values[row, dim]
-        for chain, values in enumerate(trace):
-            axes[line, 0].plot(values, lw=0.6, color=f"C{chain}")
-        axes[line, 0].set_ylim(0, 1)
+        lines[f"{name}: v[{row}, {dim}] (bulk ESS {ess:.0f})"] = entry.drop_vars(
+            [c for c in entry.coords if c not in ("chain", "draw")]
+        )
+    pc = trace_and_rank(xr.Dataset(lines))
+    for label in lines:
+        ax = pc.viz["plot"][label].sel(column="trace").item()
+        ax.set_ylim(0, 1)
         for level in np.arange(1, 6) / 6:
-            axes[line, 0].axhline(level, color="0.85", lw=0.5, zorder=0)
-        axes[line, 0].set_title(f"{name}: trace of v[{row}, {dim}] (bulk ESS {ess:.0f})")
-        axes[line, 0].set_xlabel("draw")
-        rank_histograms(trace, axes[line, 1])
-        axes[line, 1].set_title(f"{name}: rank plot of v[{row}, {dim}]")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+            ax.axhline(level, color="0.85", lw=0.5, zorder=0)
+    save(pc, path)
 
 
 def mixing(gibbs, default, path: Path) -> None:
