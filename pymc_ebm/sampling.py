@@ -71,6 +71,5 @@ def sample_fantasies(
     if step is not None:
         pm_sample_kwargs["step"] = step
     pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
-    return pm.sample(
-        draws=draws, chains=chains, random_seed=random_seed, model=model, **pm_sample_kwargs
-    )
+    with model:  # step methods' competence reads the model from the context stack
+        return pm.sample(draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs)

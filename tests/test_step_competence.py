@@ -73,8 +73,9 @@ def test_competence_agrees_with_constructor(case):
         if ideal:
             accepted.add(rv.name)
     assert accepted == expected
-    # pm.sample(model=model) assigns steps outside the model context: same answer.
-    _, selected = assign_step_methods(model)
+    # pm.sample assigns steps with the same answer inside the model context.
+    with model:
+        _, selected = assign_step_methods(model)
     names = {model.values_to_rvs[value].name for value in selected.get(UniGaussGibbs, [])}
     assert names == expected
 

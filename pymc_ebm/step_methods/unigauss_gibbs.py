@@ -19,7 +19,6 @@ directly to run ``k`` sweeps on a batch without building points.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -559,10 +558,10 @@ class UniGaussGibbs(BlockedStep):
     def competence(var: Variable, has_grad: bool = False) -> Competence:
         """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
 
-        PyMC passes the random variable only, so the model is looked up: the
-        model on the context stack, or the one ``pm.sample(model=...)`` is
-        assigning steps for. Where no model holding ``var`` is found the
-        answer is ``INCOMPATIBLE`` (PyMC then uses its own exact steps).
+        PyMC passes the random variable only, so the model is the one on the
+        context stack (sample inside ``with model:``). Where no model holding
+        ``var`` is found the answer is ``INCOMPATIBLE`` (PyMC then uses its
+        own exact steps).
         """
         if not isinstance(energy_of(var), UniGauss) or role_of(var) not in ("visible", "hidden"):
             return Competence.INCOMPATIBLE
@@ -583,30 +582,18 @@ def _resolve(model: pm.Model, ref: Variable | None) -> Variable | None:
 
 
 def _model_of(var: Variable) -> pm.Model | None:
-    """The model ``var`` belongs to, for ``competence`` (which PyMC calls without one).
+    """The model on the context stack when ``var`` is one of its free variables, else ``None``.
 
-    The model on the context stack when ``var`` is one of its free
-    variables; else the ``model`` argument of PyMC's ``assign_step_methods``
-    when it is on the call stack (``pm.sample(model=model)`` assigns steps
-    outside ``with model:``) and holds ``var``; else ``None``.
+    PyMC calls ``competence`` with the variable alone. Outside a model
+    context (``pm.sample(model=model)`` called outside ``with model:``) the
+    answer is therefore ``INCOMPATIBLE`` and PyMC assigns its own exact
+    steps; :func:`pymc_ebm.sample_fantasies` samples inside the context.
     """
     try:
         model = pm.modelcontext(None)
     except TypeError:
-        model = None
-    if model is not None and var in model.free_RVs:
-        return model
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            if frame.f_code.co_name == "assign_step_methods":
-                model = frame.f_locals.get("model")
-                if isinstance(model, pm.Model) and var in model.free_RVs:
-                    return model
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
+        return None
+    return model if var in model.free_RVs else None
 
 
 def _visible_and_hidden(model: pm.Model, rv: Variable) -> tuple[Variable | None, Variable | None]:
