@@ -46,6 +46,7 @@ def test_four_squares_demo_full_size_meets_the_study_targets(tmp_path):
     summary = run_demo("four-squares", tmp_path, quick=False)
     assert summary["inside_fraction"] >= 0.9
     assert all(0.15 <= share <= 0.35 for share in summary["square_shares"])
+    assert summary["rhat_max"] <= 1.05  # NUTS + box jumps cross between the squares
     # the learned density itself (quadrature), not only where the NUTS rows went
     assert summary["inside_fraction_exact"] >= 0.9
     assert all(0.15 <= share <= 0.35 for share in summary["square_shares_exact"])

@@ -12,7 +12,7 @@ from pymc_ebm.quadrature import grid_density
 
 SAMPLE_KWARGS = {"cores": 1, "progressbar": False, "compute_convergence_checks": False}
 Z_MAX = 4.0  # tolerance in Monte Carlo standard errors
-KS_ALPHA = 0.01
+KS_ALPHA = 0.01  # family-wise level of one test function's KS tests (Bonferroni)
 
 
 def as_chains(draws):
@@ -111,7 +111,7 @@ def test_nuts_marginals_match_quadrature(make_energy, box):
         x = thinned(draws[..., d])
         assert len(x) > 400
         result = stats.kstest(x, lambda q, d=d: grid.marginal_cdf(d, q))
-        assert result.pvalue > KS_ALPHA, (d, result)
+        assert result.pvalue > KS_ALPHA / 2, (d, result)  # two KS tests
 
 
 def test_grid_density_is_exact_for_gaussians():
