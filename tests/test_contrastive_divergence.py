@@ -1,9 +1,9 @@
 import numpy as np
 import pytensor
 import pytest
+from pymc.step_methods.step_sizes import DualAverageAdaptation
 
 import pymc_ebm
-from pymc_ebm.step_methods.short_run_hmc import DualAverageStepSize
 from pymc_ebm.training import SGD, Adam, ContrastiveDivergence, NonFiniteUpdateError
 from pymc_ebm.training.optimizers import make_optimizer
 
@@ -235,14 +235,15 @@ def test_hmc_negative_phase_records_acceptance_and_step_size():
 
 
 def _check_dual_averaging(history, initial_step, target):
-    """The recorded step sizes follow dual averaging on the recorded acceptances, update
-    after update: one step method keeps adapting across the trainer's updates."""
-    adapt = DualAverageStepSize(initial_step, target)
+    """The recorded step sizes follow PyMC's dual averaging (ShortRunHMC's settings) on the
+    recorded acceptances, update after update: one step method keeps adapting across the
+    trainer's updates."""
+    adapt = DualAverageAdaptation(initial_step, target, gamma=0.05, k=0.75, t0=10.0)
     for step_size, accept in zip(
         history["stat_step_size"].values, history["stat_accept"].values, strict=True
     ):
-        assert step_size == adapt.current(tune=True)
-        adapt.update(accept)
+        assert step_size == pytest.approx(float(adapt.current(True)), rel=1e-12)
+        adapt.update(accept, True)
     assert history["stat_step_size"].values[-1] != initial_step
 
 
@@ -259,8 +260,7 @@ def test_online_hmc_procedure_with_momentum_renewal_and_persistent_chains():
     )
     history = cd.fit(X, n_updates=5, progress=False)
     assert history.sizes["update"] == 5
-    step = cd.negative_phase.step
-    _check_dual_averaging(history, step.step_adapt.initial_step, step.step_adapt.target)
+    _check_dual_averaging(history, initial_step=0.1, target=0.65)  # ShortRunHMC's defaults
 
 
 # -- weight decay ----------------------------------------------------------------
