@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pymc_ebm._validation import finite_float, positive_int
+
 __all__ = ["four_squares", "grid_centres", "grid_clusters", "square_index"]
 
 
@@ -39,10 +41,8 @@ def grid_clusters(
     >>> grid_clusters(n=10, random_seed=0).shape
     (10, 2)
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}")
+    n = positive_int("n", n)
+    noise = finite_float("noise", noise, low=0.0)
     centres = grid_centres()
     if missing is not None:
         distance = np.linalg.norm(centres - np.asarray(missing, dtype=float), axis=1)
@@ -94,10 +94,8 @@ def four_squares(
     >>> X.shape, bool((abs(abs(X) - 1) <= 0.4).all())
     ((100, 2), True)
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not 0 < side < 2:
-        raise ValueError(f"side must lie in (0, 2), got {side!r}")
+    n = positive_int("n", n)
+    side = finite_float("side", side, low=0.0, high=2.0, low_open=True, high_open=True)
     rng = np.random.default_rng(random_seed)
     picks = rng.integers(4, size=n)
     return FOUR_SQUARE_CENTRES[picks] + side * (rng.random((n, 2)) - 0.5)

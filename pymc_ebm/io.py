@@ -1,4 +1,14 @@
-"""Saving energies to ``.npz`` files and loading them without pickle."""
+"""Saving energies to ``.npz`` files and loading them without pickle.
+
+Format ``pymc_ebm.energy/2`` (written by :func:`save`): a JSON header
+``__spec__`` describing the structure (class, constructor arguments with
+placeholder parameter values from ``Energy.structure_kwargs``, parts of
+combinations) and the unconstrained parameters ``energy.get_params()``, one
+array ``params.<name>`` each, in their own dtype. :func:`load` rebuilds the
+structure, then restores the parameters with ``set_params``: the round trip
+is bit-exact, extreme values included. Files of format ``pymc_ebm.energy/1``
+(constructor arguments with constrained values) still load.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +22,9 @@ from pymc_ebm.energies.base import Energy
 
 __all__ = ["load", "save"]
 
-_FORMAT = "pymc_ebm.energy/1"
+_FORMAT = "pymc_ebm.energy/2"
+_FORMAT_V1 = "pymc_ebm.energy/1"
+_PARAM_PREFIX = "params."
 
 
 def _energy_classes() -> dict[str, type[Energy]]:
@@ -31,7 +43,7 @@ def _energy_classes() -> dict[str, type[Energy]]:
 
 def _describe(energy: Energy, arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"class": type(energy).__name__, "arrays": {}, "experts": []}
-    for key, value in energy.init_kwargs().items():
+    for key, value in energy.structure_kwargs().items():
         if isinstance(value, list) and all(isinstance(e, Energy) for e in value):
             spec["experts_arg"] = key
             spec["experts"] = [
@@ -64,7 +76,18 @@ def _rebuild(spec: dict[str, Any], arrays: Any) -> Energy:
 
 
 def save(energy: Energy, path: str | os.PathLike) -> None:
-    """Save an energy's class, settings and current parameter values to ``path`` (``.npz``).
+    """Save an energy's structure and exact parameter values to ``path`` (``.npz``).
+
+    The parameters are stored on their unconstrained scale
+    (``energy.get_params()``, in their dtype), so :func:`load` gives them
+    back bit for bit, however extreme (``log_sigma = -30``, ``logit_pi = 50``).
+
+    Parameters
+    ----------
+    energy : Energy
+        Any energy, combinations included.
+    path : str or os.PathLike
+        Target file (NumPy adds ``.npz`` when missing).
 
     Examples
     --------
@@ -75,16 +98,35 @@ def save(energy: Energy, path: str | os.PathLike) -> None:
     >>> pymc_ebm.load(path).n_experts
     2
     """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
     arrays: dict[str, np.ndarray] = {}
-    spec = _describe(energy, arrays, "")
-    header = json.dumps({"format": _FORMAT, "energy": spec})
+    spec = _describe(energy, arrays, "structure.")
+    params = {}
+    for name, value in energy.get_params().items():
+        params[name] = _PARAM_PREFIX + name
+        arrays[_PARAM_PREFIX + name] = value
+    header = json.dumps({"format": _FORMAT, "energy": spec, "params": params})
     np.savez(path, __spec__=np.array(header), **arrays)
 
 
 def load(path: str | os.PathLike) -> Energy:
-    """Load an energy written by :func:`save` (``allow_pickle=False``)."""
+    """Load an energy written by :func:`save` (``allow_pickle=False``).
+
+    Parameters are cast to ``pytensor.config.floatX``; a file saved in the
+    same dtype comes back bit-exact.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is not a pymc_ebm energy file (or of an unknown format).
+    """
     with np.load(path, allow_pickle=False) as data:
-        header = json.loads(str(data["__spec__"]))
-        if header.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a pymc_ebm energy file")
-        return _rebuild(header["energy"], data)
+        header = json.loads(str(data["__spec__"])) if "__spec__" in data.files else {}
+        version = header.get("format")
+        if version not in (_FORMAT, _FORMAT_V1):
+            raise ValueError(f"{path} is not a pymc_ebm energy file (format {version!r})")
+        energy = _rebuild(header["energy"], data)
+        if version == _FORMAT:
+            energy.set_params({name: data[key] for name, key in header["params"].items()})
+        return energy

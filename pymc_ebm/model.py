@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._validation import positive_int
 from pymc_ebm.energies.base import Energy
 
 __all__ = ["energy_of", "hidden", "visible"]
@@ -15,12 +15,6 @@ _TAG_ENERGY = "ebm_energy"
 _TAG_ROLE = "ebm_role"
 _TAG_PARTNER = "ebm_partner"
 _TAG_POTENTIAL = "ebm_potential"
-
-
-def _check_positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def visible(
@@ -61,7 +55,7 @@ def visible(
     """
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
-    n_chains = _check_positive_int("n_chains", n_chains)
+    n_chains = positive_int("n_chains", n_chains)
     model = pm.modelcontext(model)
     shape = (n_chains, energy.dim)
     with model:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from pymc_ebm._validation import non_negative_int
+
 __all__ = ["rejection_sample"]
 
 
@@ -59,8 +61,7 @@ def rejection_sample(
         raise ValueError("probs must be finite and non-negative")
     if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-8):
         raise ValueError("each row of probs must sum to 1")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = non_negative_int("n", n)
     if np.prod(probs, axis=0).sum() <= 0:
         raise ValueError("the experts never agree: their product has no mass")
     rng = np.random.default_rng(rng)

@@ -1,8 +1,11 @@
 import numpy as np
+import pytensor
 import pytest
+from pymc.step_methods.step_sizes import DualAverageAdaptation
 
 import pymc_ebm
-from pymc_ebm.training import ContrastiveDivergence, NonFiniteUpdateError
+from pymc_ebm.training import SGD, Adam, ContrastiveDivergence, NonFiniteUpdateError
+from pymc_ebm.training.optimizers import make_optimizer
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,8 @@ def test_same_seed_same_history(clusters):
 
 
 def test_history_contents(clusters):
-    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, learning_rate=0.05, random_seed=0)
+    energy = small_unigauss()
+    cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)
     history = cd.fit(clusters, n_updates=4, progress=False)
     assert history.sizes["update"] == 4
     for key in [
@@ -91,6 +95,8 @@ def test_history_contents(clusters):
     np.testing.assert_allclose(
         history["energy_gap"], history["energy_negative"] - history["energy_data"]
     )
+    for name, value in energy.get_params().items():
+        assert history[f"norm_{name}"].values[-1] == np.linalg.norm(value)
 
 
 def test_persistent_chains_continue_between_updates(clusters):
@@ -143,7 +149,8 @@ def test_non_finite_update_keeps_last_good_parameters(clusters):
 
 
 def test_keyboard_interrupt_keeps_finished_updates(clusters):
-    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, learning_rate=0.05, random_seed=0)
+    energy = small_unigauss()
+    cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)
     original_run = cd.negative_phase.run
     calls = []
 
@@ -157,7 +164,13 @@ def test_keyboard_interrupt_keeps_finished_updates(clusters):
     with pytest.warns(RuntimeWarning, match="interrupted"):
         history = cd.fit(clusters, n_updates=10, progress=False)
     assert history.sizes["update"] == 2
-    assert np.isfinite(history["norm_mu"]).all()
+    # the parameters are those of two finished updates: as a trainer that stopped there
+    reference = small_unigauss()
+    ContrastiveDivergence(reference, batch_size=40, learning_rate=0.05, random_seed=0).fit(
+        clusters, n_updates=2, progress=False
+    )
+    for name, value in reference.get_params().items():
+        np.testing.assert_array_equal(energy.get_params()[name], value)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +182,10 @@ def test_keyboard_interrupt_keeps_finished_updates(clusters):
         ({"learning_rate": -1.0}, "learning_rate must be positive"),
         ({"sampler": "metropolis"}, "sampler must be one of"),
         ({"weight_decay": -0.1}, "weight_decay must be non-negative"),
+        ({"weight_decay": np.nan}, "weight_decay must be non-negative and finite"),
+        ({"momentum": 1.0}, r"momentum must lie in \[0, 1\), got 1.0"),
+        ({"momentum": -0.1, "optimizer": "adam"}, r"momentum must lie in \[0, 1\)"),
+        ({"learning_rate": np.inf}, "learning_rate must be positive and finite"),
         ({"optimizer": "rmsprop"}, "optimizer must be"),
     ],
 )
@@ -214,8 +231,20 @@ def test_hmc_negative_phase_records_acceptance_and_step_size():
     history = cd.fit(X, n_updates=30, progress=False)
     accept = history["stat_accept"].values
     assert np.all((accept >= 0) & (accept <= 1))
-    # the step size is adapted towards the target acceptance while training
-    assert history["stat_step_size"].values[-1] != pytest.approx(0.2)
+    _check_dual_averaging(history, initial_step=0.2, target=0.65)
+
+
+def _check_dual_averaging(history, initial_step, target):
+    """The recorded step sizes follow PyMC's dual averaging (ShortRunHMC's settings) on the
+    recorded acceptances, update after update: one step method keeps adapting across the
+    trainer's updates."""
+    adapt = DualAverageAdaptation(initial_step, target, gamma=0.05, k=0.75, t0=10.0)
+    for step_size, accept in zip(
+        history["stat_step_size"].values, history["stat_accept"].values, strict=True
+    ):
+        assert step_size == pytest.approx(float(adapt.current(True)), rel=1e-12)
+        adapt.update(accept, True)
+    assert history["stat_step_size"].values[-1] != initial_step
 
 
 def test_online_hmc_procedure_with_momentum_renewal_and_persistent_chains():
@@ -231,4 +260,214 @@ def test_online_hmc_procedure_with_momentum_renewal_and_persistent_chains():
     )
     history = cd.fit(X, n_updates=5, progress=False)
     assert history.sizes["update"] == 5
-    assert np.isfinite(history["energy_negative"]).all()
+    _check_dual_averaging(history, initial_step=0.1, target=0.65)  # ShortRunHMC's defaults
+
+
+# -- weight decay ----------------------------------------------------------------
+class StayingStep:
+    """A step method that never moves: the negatives are the data, the learning signal 0."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def setup_chain(self, rng, tune, draws):
+        pass
+
+    def step(self, point):
+        return point, []
+
+    def stop_tuning(self):
+        pass
+
+
+def test_decayed_params_are_weights_only():
+    gauss = pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2)))
+    student = pymc_ebm.StudentT(np.eye(2), [1.0, 1.0])
+    assert gauss.decayed_params == []
+    assert small_unigauss().decayed_params == []
+    assert pymc_ebm.Mixture([gauss]).decayed_params == []
+    assert student.decayed_params == ["W"]
+    assert (gauss * student).decayed_params == ["1.W"]
+
+
+def test_weight_decay_shrinks_student_t_filters_by_the_sgd_factor():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 2))
+    student = pymc_ebm.StudentT(W, [1.0, 2.0, 3.0])
+    gauss = pymc_ebm.Gaussian([[0.5, -0.5]], [[2.0, 3.0]])
+    energy = student * gauss
+    before = energy.get_params()
+    lr, decay = 0.1, 0.5
+    cd = ContrastiveDivergence(
+        energy,
+        sampler=StayingStep,
+        batch_size=10,
+        learning_rate=lr,
+        momentum=0.0,
+        weight_decay=decay,
+        random_seed=0,
+    )
+    record = cd.partial_fit(rng.normal(size=(10, 2)))
+    assert record["energy_gap"] == 0.0  # the negatives are the data
+    after = energy.get_params()
+    # SGD on the decay term alone: W ← W - lr · decay · W
+    np.testing.assert_allclose(after["0.W"], (1 - lr * decay) * W, rtol=1e-14)
+    for name in ["0.log_alpha", "1.mu", "1.log_sigma"]:
+        np.testing.assert_array_equal(after[name], before[name])
+
+
+@pytest.mark.parametrize(
+    ("build", "sampler"),
+    [
+        (small_unigauss, "gibbs"),
+        (lambda: pymc_ebm.Mixture([small_unigauss()], weights=[0.2, 0.3, 0.5]), "hmc"),
+    ],
+)
+def test_weight_decay_leaves_locations_scales_and_proportions_alone(build, sampler, clusters):
+    """Training with and without weight decay gives the same parameters, bit for bit."""
+    params = []
+    for decay in [0.0, 0.5]:
+        energy = build()
+        cd = ContrastiveDivergence(
+            energy,
+            sampler=sampler,
+            batch_size=40,
+            learning_rate=0.05,
+            weight_decay=decay,
+            random_seed=0,
+        )
+        cd.fit(clusters, n_updates=3, progress=False)
+        params.append(energy.get_params())
+    for name, value in params[0].items():
+        np.testing.assert_array_equal(params[1][name], value, err_msg=name)
+
+
+# -- optimisers --------------------------------------------------------------------
+def _quadratic_steps(optimizer, n_steps, theta0=(1.0, -2.0), centre=(0.5, 0.5)):
+    """Parameter values after each of ``n_steps`` steps on ½|θ - c|² (gradient θ - c)."""
+    theta = pytensor.shared(np.array(theta0), name="theta")
+    params, state = optimizer.updates([theta], [theta - np.array(centre)])
+    step = pytensor.function([], [], updates=params + state)
+    values = []
+    for _ in range(n_steps):
+        step()
+        values.append(theta.get_value().copy())
+    return values
+
+
+def test_sgd_with_momentum_steps_match_closed_form():
+    lr, m = 0.1, 0.9
+    theta0, c = np.array([1.0, -2.0]), np.array([0.5, 0.5])
+    first, second = _quadratic_steps(SGD(lr, momentum=m), 2)
+    u1 = -lr * (theta0 - c)
+    np.testing.assert_allclose(first, theta0 + u1, rtol=1e-14)
+    u2 = m * u1 - lr * (first - c)
+    np.testing.assert_allclose(second, first + u2, rtol=1e-14)
+    (plain,) = _quadratic_steps(SGD(lr), 1)
+    np.testing.assert_allclose(plain, theta0 - lr * (theta0 - c), rtol=1e-14)
+
+
+def _adam_closed_form(lr, beta1, beta2, eps, theta0, c, n_steps):
+    theta, m, v, out = np.array(theta0), 0.0, 0.0, []
+    for t in range(1, n_steps + 1):
+        g = theta - c
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        theta = theta - lr * np.sqrt(1 - beta2**t) / (1 - beta1**t) * m / (np.sqrt(v) + eps)
+        out.append(theta)
+    return out
+
+
+@pytest.mark.parametrize("momentum", [0.9, 0.0])
+def test_adam_steps_match_closed_form_with_momentum_as_beta1(momentum):
+    """``optimizer="adam"`` takes ``momentum`` as beta1, 0.0 included."""
+    lr, theta0, c = 0.1, np.array([1.0, -2.0]), np.array([0.5, 0.5])
+    optimizer = make_optimizer("adam", lr, momentum)
+    assert optimizer.beta1 == momentum
+    got = _quadratic_steps(optimizer, 3)
+    expected = _adam_closed_form(lr, momentum, 0.999, 1e-8, theta0, c, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    # β1 = 0 and β1 = 0.9 part from the second step on
+    other = _adam_closed_form(lr, 0.9 - momentum, 0.999, 1e-8, theta0, c, 3)
+    assert np.max(np.abs(np.array(other[1:]) - np.array(expected[1:]))) > 1e-3
+
+
+def test_trainer_adam_momentum_zero_is_beta1_zero():
+    cd = ContrastiveDivergence(small_unigauss(), optimizer="adam", momentum=0.0)
+    assert isinstance(cd.optimizer, Adam)
+    assert cd.optimizer.beta1 == 0.0
+
+
+def test_optimizer_reset_restarts_from_a_first_step():
+    optimizer = Adam(0.1)
+    theta = pytensor.shared(np.array([1.0, -2.0]))
+    params, state = optimizer.updates([theta], [theta - 0.5])
+    step = pytensor.function([], [], updates=params + state)
+    step()
+    step()
+    assert len(optimizer.state) == 3  # first and second moments, step count
+    optimizer.reset()
+    for shared in optimizer.state:
+        np.testing.assert_array_equal(shared.get_value(), 0.0)
+    before = theta.get_value().copy()
+    step()
+    (fresh,) = _quadratic_steps(Adam(0.1), 1, theta0=before)
+    np.testing.assert_array_equal(theta.get_value(), fresh)
+
+
+def test_non_finite_update_keeps_optimizer_state(clusters):
+    energy = small_unigauss()
+    cd = ContrastiveDivergence(
+        energy, batch_size=40, learning_rate=0.05, optimizer="adam", random_seed=0
+    )
+    cd.fit(clusters, n_updates=2, progress=False)
+    state = [s.get_value().copy() for s in cd.optimizer.state]
+    assert float(max(np.max(np.abs(s)) for s in state)) > 0
+    original_run = cd.negative_phase.run
+
+    def diverging(start, k):
+        negatives, stats = original_run(start, k)
+        negatives[0, 0] = np.nan
+        return negatives, stats
+
+    cd.negative_phase.run = diverging
+    with pytest.raises(NonFiniteUpdateError):
+        cd.partial_fit(clusters[:40])
+    for old, shared in zip(state, cd.optimizer.state, strict=True):
+        np.testing.assert_array_equal(shared.get_value(), old)
+
+
+# -- given negatives ----------------------------------------------------------------
+def test_partial_fit_with_given_negatives_is_one_sgd_step():
+    """One Gaussian expert: ∂E/∂μ = -(v - μ)/σ², so μ moves by lr (mean(d) - mean(c)) / σ²."""
+    rng = np.random.default_rng(5)
+    mu, sigma, lr = np.array([[0.5, -1.0]]), np.array([[2.0, 0.5]]), 0.1
+    expert = pymc_ebm.Gaussian(mu, sigma)
+    cd = ContrastiveDivergence(
+        expert, sampler="hmc", batch_size=20, learning_rate=lr, momentum=0.0, persistent=True
+    )
+    data, negatives = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 1.0
+    cd.partial_fit(data, negatives)
+    expected = mu + lr * (data.mean(0) - negatives.mean(0)) / sigma**2
+    np.testing.assert_allclose(expert.mu.get_value(), expected, rtol=1e-13)
+    with pytest.raises(ValueError, match="negatives must have 20 rows"):
+        cd.partial_fit(data, negatives[:5])
+
+
+# -- the two paths of the negative phase ----------------------------------------------
+def test_fast_and_generic_negative_phases_draw_the_same_negatives(clusters):
+    energy = small_unigauss()
+    fast, generic = (
+        ContrastiveDivergence(energy, batch_size=40, random_seed=11, fast_path=flag)
+        for flag in (True, False)
+    )
+    assert fast.negative_phase.fast_path and not generic.negative_phase.fast_path
+    start = clusters[:40]
+    neg_fast, stats_fast = fast.negative_phase.run(start, 3)
+    neg_generic, stats_generic = generic.negative_phase.run(start, 3)
+    # identical draws; the generic path goes through the interval transform and back
+    np.testing.assert_allclose(neg_generic, neg_fast, rtol=1e-12, atol=1e-14)
+    assert stats_generic["active_experts"] == stats_fast["active_experts"]
+    assert not np.allclose(neg_fast, start)
+    hmc = ContrastiveDivergence(energy, sampler="hmc", batch_size=40, fast_path=True)
+    assert not hmc.negative_phase.fast_path

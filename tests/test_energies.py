@@ -1,6 +1,7 @@
 """Energies against closed forms computed in NumPy/SciPy."""
 
 import itertools
+import json
 
 import numpy as np
 import pytensor
@@ -308,42 +309,94 @@ def test_set_params_validates():
 
 # -- save / load ---------------------------------------------------------------
 def _families():
+    """One energy of every class, with extreme unconstrained values the constructors refuse.
+
+    ``log_sigma = -30`` reads back as ``sigma == 0`` in float32, ``logit_pi = ±50`` as
+    ``pi == 1.0`` / ``pi ~ 2e-22`` (and 0.0 in float32), ``log_alpha = -800`` as
+    ``alpha == 0``: a round trip through constructor values loses them.
+    """
     rng = np.random.default_rng(RNG_SEED)
     mu, sigma, pi, low, high = unigauss_params(rng, n_experts=3)
     gauss = Gaussian(rng.normal(size=(2, 2)), rng.uniform(0.5, 2.0, size=(2, 2)))
+    gauss.set_params({"log_sigma": np.array([[-30.0, 0.1], [30.0, 1 / 3]])})
     student = StudentT(rng.normal(size=(3, 2)), rng.uniform(0.5, 2.0, size=3))
+    student.set_params({"log_alpha": np.array([-800.0, 0.7, 40.0])})
     unigauss = UniGauss(mu, sigma, pi, low, high)
+    unigauss.set_params(
+        {"logit_pi": np.array([50.0, -50.0, 0.1]), "log_sigma": np.full((3, 2), -30.0)}
+    )
+    other = UniGauss(mu[:2] + 0.1, sigma[:2], pi[:2], low, high)
+    mixture = Mixture([unigauss, other], weights=[0.1, 0.2, 0.3, 0.2, 0.2])
+    mixture.set_params({"log_weights": np.array([60.0, -60.0, 0.1, 1e-30, -1 / 3])})
+    net = pymc_ebm.MLPEnergy(2, hidden=(3, 2), box=(-1.0, 1.0), random_seed=RNG_SEED)
+    net.set_params({"W0": np.full((2, 3), 1e30), "scale": np.array([1e-30, -1 / 3])})
     return {
         "gaussian": gauss,
         "student_t": student,
         "unigauss": unigauss,
+        "mlp": net,
         "product": ProductOfExperts([gauss, student, unigauss]),
-        "mixture": Mixture(
-            [unigauss, UniGauss(mu[:2] + 0.1, sigma[:2], pi[:2], low, high)],
-            weights=[0.1, 0.2, 0.3, 0.2, 0.2],
-        ),
+        "mixture": mixture,
     }
 
 
-@pytest.mark.parametrize("family", ["gaussian", "student_t", "unigauss", "product", "mixture"])
-def test_save_load_round_trip(family, tmp_path):
-    energy = _families()[family]
-    path = tmp_path / f"{family}.npz"
-    pymc_ebm.save(energy, path)
-    loaded = pymc_ebm.load(path)
+FAMILIES = ["gaussian", "student_t", "unigauss", "mlp", "product", "mixture"]
 
-    assert type(loaded) is type(energy)
-    assert (loaded.dim, loaded.n_experts) == (energy.dim, energy.n_experts)
-    assert loaded.param_names == energy.param_names
-    for name, value in energy.get_params().items():
-        np.testing.assert_allclose(loaded.get_params()[name], value, rtol=1e-12, atol=1e-14)
-    if energy.domain is not None:
-        np.testing.assert_array_equal(loaded.domain[0], energy.domain[0])
-        np.testing.assert_array_equal(loaded.domain[1], energy.domain[1])
-    else:
-        assert loaded.domain is None
+
+@pytest.mark.parametrize("float_x", ["float64", "float32"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_save_load_round_trip_is_bit_exact(family, float_x, tmp_path):
+    with pytensor.config.change_flags(floatX=float_x):
+        energy = _families()[family]
+        path = tmp_path / f"{family}.npz"
+        pymc_ebm.save(energy, path)
+        loaded = pymc_ebm.load(path)
+
+        assert type(loaded) is type(energy)
+        assert (loaded.dim, loaded.n_experts) == (energy.dim, energy.n_experts)
+        assert loaded.param_names == energy.param_names
+        saved, restored = energy.get_params(), loaded.get_params()
+        assert list(restored) == list(saved)
+        for name, value in saved.items():
+            assert restored[name].dtype == np.dtype(float_x), name
+            assert restored[name].tobytes() == value.tobytes(), name
+        if energy.domain is not None:
+            np.testing.assert_array_equal(loaded.domain[0], energy.domain[0])
+            np.testing.assert_array_equal(loaded.domain[1], energy.domain[1])
+        else:
+            assert loaded.domain is None
+
+
+def test_save_load_keeps_energy_values(tmp_path):
+    energy = _families()["product"]
+    pymc_ebm.save(energy, tmp_path / "product.npz")
+    loaded = pymc_ebm.load(tmp_path / "product.npz")
     x = np.random.default_rng(RNG_SEED).uniform([-1.0, 0.0], [2.0, 0.5], size=(5, 2))
-    np.testing.assert_allclose(loaded.energy_fn()(x), energy.energy_fn()(x), rtol=1e-10)
+    np.testing.assert_array_equal(loaded.energy_fn()(x), energy.energy_fn()(x))
+
+
+def test_load_reads_format_1_files(tmp_path):
+    """Files of the first format (constructor arguments) still load."""
+    path = tmp_path / "old.npz"
+    spec = {
+        "class": "UniGauss",
+        "arrays": {"mu": "mu", "sigma": "sigma", "pi": "pi", "low": "low", "high": "high"},
+        "experts": [],
+    }
+    header = json.dumps({"format": "pymc_ebm.energy/1", "energy": spec})
+    np.savez(
+        path,
+        __spec__=np.array(header),
+        mu=np.array([[0.25, 0.5]]),
+        sigma=np.array([[0.5, 2.0]]),
+        pi=np.array([0.2]),
+        low=np.zeros(2),
+        high=np.ones(2),
+    )
+    loaded = pymc_ebm.load(path)
+    np.testing.assert_array_equal(loaded.mu.get_value(), [[0.25, 0.5]])
+    np.testing.assert_allclose(loaded.sigma, [[0.5, 2.0]], rtol=1e-15)
+    np.testing.assert_allclose(loaded.pi, [0.2], rtol=1e-15)
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -351,3 +404,8 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(path, __spec__=np.array('{"format": "something else"}'))
     with pytest.raises(ValueError, match="is not a pymc_ebm energy file"):
         pymc_ebm.load(path)
+    np.savez(path, weights=np.zeros(2))
+    with pytest.raises(ValueError, match="is not a pymc_ebm energy file"):
+        pymc_ebm.load(path)
+    with pytest.raises(TypeError, match="energy must be an Energy"):
+        pymc_ebm.save("experts", path)

@@ -9,6 +9,7 @@ from pytensor.tensor.random.basic import UniformRV
 
 import pymc_ebm
 from pymc_ebm import Gaussian, StudentT, UniGauss
+from pymc_ebm._validation import finite_float, non_negative_int, positive_int
 
 N_CHAINS = 3
 
@@ -134,3 +135,37 @@ def test_hidden_rejects_bad_arguments():
         v_other = pymc_ebm.visible("v", energy, n_chains=2)
     with pm.Model(), pytest.raises(ValueError, match="is not a visible variable of this model"):
         pymc_ebm.hidden("h", energy, v_other)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "value", "message"),
+    [
+        ({"low": 0.0, "low_open": True}, 0.0, "x must be positive and finite, got 0.0"),
+        ({"low": 0.0, "low_open": True}, np.inf, "x must be positive and finite, got inf"),
+        ({"low": 0.0}, -1.0, "x must be non-negative and finite, got -1.0"),
+        ({"low": 0.0, "high": 1.0, "high_open": True}, 1.0, "x must lie in [0, 1), got 1.0"),
+        (
+            {"low": 0.0, "high": 1.0, "low_open": True, "high_open": True},
+            0.0,
+            "x must lie in the open interval (0, 1), got 0.0",
+        ),
+        ({"low": 2.0, "low_open": True}, 2.0, "x must be finite and > 2, got 2.0"),
+        ({}, np.nan, "x must be a finite number, got nan"),
+        ({}, "0.5", "x must be a finite number, got '0.5'"),
+        ({}, [0.5], "x must be a finite number, got [0.5]"),
+    ],
+)
+def test_finite_float_messages(kwargs, value, message):
+    """The shared validator (used by ``visible``, the trainer and the optimisers)."""
+    with pytest.raises(ValueError) as info:
+        finite_float("x", value, **kwargs)
+    assert str(info.value) == message
+
+
+def test_validators_accept_and_convert():
+    assert finite_float("x", np.float32(0.5), low=0.0, high=1.0) == 0.5
+    assert finite_float("x", 1.0, low=0.0, high=1.0) == 1.0
+    assert positive_int("n", np.int64(3)) == 3 and type(positive_int("n", np.int64(3))) is int
+    assert non_negative_int("n", 0) == 0
+    with pytest.raises(ValueError, match="n must be a non-negative integer, got -1"):
+        non_negative_int("n", -1)

@@ -9,7 +9,7 @@ batch of visible vectors as a PyTensor graph.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -68,8 +68,14 @@ class Energy(ABC):
 
     @property
     def decayed_params(self) -> list[str]:
-        """Names of the parameters that weight decay shrinks (all of them by default)."""
-        return self.param_names
+        """Names of the parameters that weight decay shrinks: none by default.
+
+        Weight decay is a prior that pulls weights (filters, layer matrices)
+        towards 0; locations, log-scales and logits of mixing proportions have
+        no reason to go to 0, so a family lists only its weight matrices
+        (``StudentT``: ``W``; ``MLPEnergy``: ``W0, W1, ...``).
+        """
+        return []
 
     def get_params(self) -> dict[str, np.ndarray]:
         """Copy of the current unconstrained parameter values, by name."""
@@ -141,24 +147,17 @@ class Energy(ABC):
         arrays, or lists of energies for combinations.
         """
 
+    def structure_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this energy's structure, not its values.
+
+        Shapes, domain and settings, with placeholder parameter values that
+        the constructor accepts: :func:`pymc_ebm.load` builds the energy from
+        them, then restores the saved unconstrained parameters with
+        :meth:`set_params`, so that values the constructor would refuse
+        (``logit_pi = 50``, i.e. ``pi == 1.0`` in floating point) round-trip
+        exactly. Defaults to :meth:`init_kwargs`.
+        """
+        return self.init_kwargs()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, n_experts={self.n_experts})"
-
-
-def as_float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
-    """Validate an initial value: finite, float, optionally of a given ``ndim``."""
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers") from err
-    if ndim is not None and array.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite")
-    return array
-
-
-def check_shape(name: str, array: np.ndarray, shape: Sequence[int]) -> None:
-    """Raise ``ValueError`` naming ``name`` when ``array.shape != shape``."""
-    if array.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}")

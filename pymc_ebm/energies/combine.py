@@ -11,7 +11,8 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm.energies.base import Energy, as_float_array, check_shape
+from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm.energies.base import Energy
 
 __all__ = ["Mixture", "ProductOfExperts"]
 
@@ -163,7 +164,7 @@ class Mixture(_Combination):
                 )
         if weights is None:
             weights = np.full(self.n_experts, 1.0 / self.n_experts)
-        weights = as_float_array("weights", weights, ndim=1)
+        weights = float_array("weights", weights, ndim=1)
         check_shape("weights", weights, (self.n_experts,))
         if np.any(weights <= 0) or not np.isclose(weights.sum(), 1.0, atol=1e-6):
             raise ValueError("weights must be positive and sum to 1")
@@ -188,3 +189,7 @@ class Mixture(_Combination):
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current weights."""
         return {"experts": list(self.experts), "weights": self.weights}
+
+    def structure_kwargs(self) -> dict[str, Any]:
+        """The experts, with equal placeholder weights."""
+        return {"experts": list(self.experts)}

@@ -9,7 +9,8 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm.energies.base import Energy, as_float_array, check_shape
+from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm.energies.base import Energy
 
 __all__ = ["Gaussian", "gaussian_log_density"]
 
@@ -65,8 +66,8 @@ class Gaussian(Energy):
 
     def __init__(self, mu: npt.ArrayLike, sigma: npt.ArrayLike) -> None:
         super().__init__()
-        mu = as_float_array("mu", mu, ndim=2)
-        sigma = as_float_array("sigma", sigma, ndim=2)
+        mu = float_array("mu", mu, ndim=2)
+        sigma = float_array("sigma", sigma, ndim=2)
         check_shape("sigma", sigma, mu.shape)
         if np.any(sigma <= 0):
             raise ValueError("sigma must be positive")
@@ -90,3 +91,8 @@ class Gaussian(Energy):
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
         return {"mu": self.mu.get_value().copy(), "sigma": self.sigma}
+
+    def structure_kwargs(self) -> dict[str, Any]:
+        """Placeholder ``mu = 0``, ``sigma = 1`` of the right shape."""
+        shape = (self.n_experts, self.dim)
+        return {"mu": np.zeros(shape), "sigma": np.ones(shape)}

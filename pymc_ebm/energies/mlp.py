@@ -10,7 +10,8 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm.energies.base import Energy, as_float_array
+from pymc_ebm._validation import float_array, positive_int
+from pymc_ebm.energies.base import Energy
 
 __all__ = ["MLPEnergy"]
 
@@ -69,8 +70,7 @@ class MLPEnergy(Energy):
         weights: Sequence[npt.ArrayLike] | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        dim = positive_int("dim", dim)
         hidden = tuple(hidden)
         if not hidden:
             raise ValueError("hidden must list at least one layer size")
@@ -86,8 +86,8 @@ class MLPEnergy(Energy):
         self.n_experts = self.hidden[-1]
         self.activation = activation
         if box is not None:
-            low = np.broadcast_to(as_float_array("box low", box[0]), (self.dim,)).copy()
-            high = np.broadcast_to(as_float_array("box high", box[1]), (self.dim,)).copy()
+            low = np.broadcast_to(float_array("box low", box[0]), (self.dim,)).copy()
+            high = np.broadcast_to(float_array("box high", box[1]), (self.dim,)).copy()
             if np.any(low >= high):
                 raise ValueError("box low must be smaller than box high on every dimension")
             self.domain = (low, high)
@@ -110,8 +110,8 @@ class MLPEnergy(Energy):
             raise ValueError(f"weights must hold {len(shapes)} arrays, got {len(weights)}")
         self.layers: list[tuple[Any, Any]] = []
         for i in range(len(self.hidden)):
-            W = as_float_array(f"weights[{2 * i}]", weights[2 * i])
-            b = as_float_array(f"weights[{2 * i + 1}]", weights[2 * i + 1])
+            W = float_array(f"weights[{2 * i}]", weights[2 * i])
+            b = float_array(f"weights[{2 * i + 1}]", weights[2 * i + 1])
             for name, array, shape in (
                 (f"W{i}", W, shapes[2 * i]),
                 (f"b{i}", b, shapes[2 * i + 1]),
@@ -119,7 +119,7 @@ class MLPEnergy(Energy):
                 if array.shape != shape:
                     raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
             self.layers.append((self._add_param(f"W{i}", W), self._add_param(f"b{i}", b)))
-        scale = as_float_array("scale", weights[-1])
+        scale = float_array("scale", weights[-1])
         if scale.shape != shapes[-1]:
             raise ValueError(f"scale must have shape {shapes[-1]}, got {scale.shape}")
         self.scale = self._add_param("scale", scale)
@@ -151,4 +151,11 @@ class MLPEnergy(Energy):
         }
         if self.domain is not None:
             kwargs["box"] = [self.domain[0].copy(), self.domain[1].copy()]
+        return kwargs
+
+    def structure_kwargs(self) -> dict[str, Any]:
+        """Sizes, activation and box; the weights are drawn (placeholders)."""
+        kwargs = self.init_kwargs()
+        del kwargs["weights"]
+        kwargs["random_seed"] = 0
         return kwargs

@@ -9,7 +9,8 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm.energies.base import Energy, as_float_array, check_shape
+from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm.energies.base import Energy
 
 __all__ = ["StudentT"]
 
@@ -43,9 +44,9 @@ class StudentT(Energy):
 
     def __init__(self, W: npt.ArrayLike, alpha: npt.ArrayLike) -> None:
         super().__init__()
-        W = as_float_array("W", W, ndim=2)
+        W = float_array("W", W, ndim=2)
         self.n_experts, self.dim = W.shape
-        alpha = as_float_array("alpha", alpha, ndim=1)
+        alpha = float_array("alpha", alpha, ndim=1)
         check_shape("alpha", alpha, (self.n_experts,))
         if np.any(alpha <= 0):
             raise ValueError("alpha must be positive")
@@ -74,3 +75,7 @@ class StudentT(Energy):
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
         return {"W": self.W.get_value().copy(), "alpha": self.alpha}
+
+    def structure_kwargs(self) -> dict[str, Any]:
+        """Placeholder ``W = 0``, ``alpha = 1`` of the right shapes."""
+        return {"W": np.zeros((self.n_experts, self.dim)), "alpha": np.ones(self.n_experts)}

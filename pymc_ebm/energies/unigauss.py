@@ -10,7 +10,8 @@ import pytensor.tensor as pt
 from pytensor.tensor.math import softplus
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm.energies.base import Energy, as_float_array, check_shape
+from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.gaussian import gaussian_log_density
 
 __all__ = ["UniGauss"]
@@ -58,18 +59,18 @@ class UniGauss(Energy):
         high: npt.ArrayLike = 1.0,
     ) -> None:
         super().__init__()
-        mu = as_float_array("mu", mu, ndim=2)
-        sigma = as_float_array("sigma", sigma, ndim=2)
+        mu = float_array("mu", mu, ndim=2)
+        sigma = float_array("sigma", sigma, ndim=2)
         check_shape("sigma", sigma, mu.shape)
         if np.any(sigma <= 0):
             raise ValueError("sigma must be positive")
         self.n_experts, self.dim = mu.shape
-        pi = as_float_array("pi", pi, ndim=1)
+        pi = float_array("pi", pi, ndim=1)
         check_shape("pi", pi, (self.n_experts,))
         if np.any((pi <= 0) | (pi >= 1)):
             raise ValueError("pi must lie in the open interval (0, 1)")
-        low = np.broadcast_to(as_float_array("low", low), (self.dim,)).copy()
-        high = np.broadcast_to(as_float_array("high", high), (self.dim,)).copy()
+        low = np.broadcast_to(float_array("low", low), (self.dim,)).copy()
+        high = np.broadcast_to(float_array("high", high), (self.dim,)).copy()
         if np.any(low >= high):
             raise ValueError("low must be smaller than high on every dimension")
         self.domain = (low, high)
@@ -135,6 +136,18 @@ class UniGauss(Energy):
             "mu": self.mu.get_value().copy(),
             "sigma": self.sigma,
             "pi": self.pi,
+            "low": low.copy(),
+            "high": high.copy(),
+        }
+
+    def structure_kwargs(self) -> dict[str, Any]:
+        """The box, with placeholder ``mu = low``, ``sigma = 1``, ``pi = 1/2``."""
+        low, high = self.domain
+        shape = (self.n_experts, self.dim)
+        return {
+            "mu": np.broadcast_to(low, shape).copy(),
+            "sigma": np.ones(shape),
+            "pi": np.full(self.n_experts, 0.5),
             "low": low.copy(),
             "high": high.copy(),
         }

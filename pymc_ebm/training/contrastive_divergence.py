@@ -11,6 +11,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
+from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
 from pymc_ebm.training.optimizers import Optimizer, make_optimizer
@@ -21,12 +22,6 @@ __all__ = ["ContrastiveDivergence", "NonFiniteUpdateError"]
 
 class NonFiniteUpdateError(FloatingPointError):
     """An update produced non-finite energies or parameters; nothing was written."""
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class ContrastiveDivergence:
@@ -59,16 +54,30 @@ class ContrastiveDivergence:
         Rows per minibatch (and rows of the batch model).
     learning_rate : float, default 0.01
     momentum : float, default 0.9
-        SGD momentum (or Adam's ``beta1``).
+        In ``[0, 1)``. SGD's momentum, or Adam's ``beta1`` (the decay rate of
+        its first moment): ``momentum=0.0`` with ``optimizer="adam"`` means
+        ``beta1 = 0``, not Adam's usual 0.9.
     weight_decay : float, default 0.0
-        L2 penalty on the parameters listed in ``energy.decayed_params``.
+        L2 penalty ``½ weight_decay |θ|²`` on the parameters listed in
+        ``energy.decayed_params``: weights such as ``StudentT.W`` or the layer
+        matrices of ``MLPEnergy``, never locations, scales or mixing
+        proportions (``Gaussian``, ``UniGauss`` and ``Mixture`` decay nothing).
     optimizer : {"sgd", "adam"} or Optimizer, default "sgd"
+        ``"sgd"``: PyMC's ``pm.momentum`` (``pm.sgd`` when ``momentum=0``);
+        ``"adam"``: ``pm.adam``; or an
+        :class:`~pymc_ebm.training.optimizers.Optimizer` (its own settings).
     persistent : bool, default False
         Keep the negative chains between updates (PCD).
     step_kwargs : dict, optional
         Passed to the step method (e.g. ``n_steps``, ``step_size``).
     random_seed : int, optional
         Seeds minibatch order and the step method.
+    fast_path : bool, default True
+        Passed to :class:`~pymc_ebm.training.negative_phase.NegativePhase`:
+        with the plain ``"gibbs"`` sampler, draw the negatives with the
+        uni-gauss kernel directly (the same draws as through
+        ``UniGaussGibbs.step``, faster). ``False`` always goes through the
+        step method's ``step`` (for comparisons).
 
     Attributes
     ----------
@@ -100,24 +109,23 @@ class ContrastiveDivergence:
         persistent: bool = False,
         step_kwargs: dict[str, Any] | None = None,
         random_seed: int | None = None,
+        fast_path: bool = True,
     ) -> None:
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
         if not callable(sampler) and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
-        self.k = _positive_int("k", k)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        if not np.isfinite(weight_decay) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
+        self.k = positive_int("k", k)
+        self.batch_size = positive_int("batch_size", batch_size)
         self.energy = energy
         self.sampler = sampler
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
         self.persistent = bool(persistent)
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
         self._rng = np.random.default_rng(random_seed)
         step_rng, self._batch_rng = self._rng.spawn(2)
         self.negative_phase = NegativePhase(
-            energy, self.batch_size, sampler, step_kwargs, step_rng
+            energy, self.batch_size, sampler, step_kwargs, step_rng, fast_path=fast_path
         )
         self._update = self._compile_update()
         self._records: list[dict[str, float]] = []
@@ -171,18 +179,38 @@ class ContrastiveDivergence:
         return X.astype(pytensor.config.floatX)
 
     # -- training ----------------------------------------------------------
-    def partial_fit(self, batch: npt.ArrayLike) -> dict[str, float]:
-        """One update on one minibatch of shape ``(batch_size, dim)``; returns its record."""
-        batch = self._check_data(batch, "batch")
-        if batch.shape[0] != self.batch_size:
-            raise ValueError(f"batch must have {self.batch_size} rows, got {batch.shape[0]}")
-        return self._step(batch)
+    def partial_fit(
+        self, batch: npt.ArrayLike, negatives: npt.ArrayLike | None = None
+    ) -> dict[str, float]:
+        """One update on one minibatch; returns its record (one entry of :attr:`history`).
 
-    def _step(self, batch: np.ndarray) -> dict[str, float]:
+        Parameters
+        ----------
+        batch : array_like, shape (batch_size, dim)
+            The data of this update.
+        negatives : array_like, shape (batch_size, dim), optional
+            Negative samples to use instead of running the negative phase
+            (e.g. drawn by another sampler); with ``persistent=True`` they
+            become the chains of the next update. The record then has no
+            step statistics.
+        """
+        batch = self._check_rows(self._check_data(batch, "batch"), "batch")
+        if negatives is not None:
+            negatives = self._check_rows(self._check_data(negatives, "negatives"), "negatives")
+        return self._step(batch, negatives)
+
+    def _check_rows(self, array: np.ndarray, name: str) -> np.ndarray:
+        if array.shape[0] != self.batch_size:
+            raise ValueError(f"{name} must have {self.batch_size} rows, got {array.shape[0]}")
+        return array
+
+    def _step(self, batch: np.ndarray, negatives: np.ndarray | None = None) -> dict[str, float]:
         started = time.perf_counter()
-        start = self._chains if (self.persistent and self._chains is not None) else batch
-        negatives, stats = self.negative_phase.run(start, self.k)
-        negatives = negatives.astype(batch.dtype, copy=False)
+        stats: dict[str, float] = {}
+        if negatives is None:
+            start = self._chains if (self.persistent and self._chains is not None) else batch
+            negatives, stats = self.negative_phase.run(start, self.k)
+            negatives = negatives.astype(batch.dtype, copy=False)
         e_data, e_negative, finite, grad_norm = self._update(batch, negatives)
         if not finite:
             raise NonFiniteUpdateError(
@@ -221,7 +249,7 @@ class ContrastiveDivergence:
         progress bar and the interruption handling).
         """
         X = self._check_data(X)
-        n_updates = _positive_int("n_updates", n_updates)
+        n_updates = positive_int("n_updates", n_updates)
         if len(X) < self.batch_size:
             raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
         return (self._next_batch(X) for _ in range(n_updates))

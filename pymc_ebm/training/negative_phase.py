@@ -41,6 +41,19 @@ class NegativePhase:
         Keyword arguments of the step method's constructor.
     rng : numpy.random.Generator
         Source of the step method's randomness.
+    fast_path : bool, default True
+        When the step is plain blocked Gibbs on the visibles alone
+        (:class:`~pymc_ebm.UniGaussGibbs` without mode jumps, the ``"gibbs"``
+        default), call its uni-gauss kernel on the batch directly: the same
+        draws from the same generator, without the interval-transform round
+        trips and PyMC points of ``step.step``. ``False`` always calls
+        ``step.step`` (the generic path, for comparisons); other steps always
+        take the generic path.
+
+    Attributes
+    ----------
+    fast_path : bool
+        Whether :meth:`run` calls the kernel directly.
     """
 
     def __init__(
@@ -50,6 +63,7 @@ class NegativePhase:
         sampler: str | StepFactory,
         step_kwargs: dict[str, Any] | None,
         rng: np.random.Generator,
+        fast_path: bool = True,
     ) -> None:
         self.energy = energy
         self.batch_size = batch_size
@@ -58,16 +72,10 @@ class NegativePhase:
         self.model = model
         self.value_name = model.rvs_to_values[self.v].name
         self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
-        self._kernel = self._plain_gibbs_kernel()
+        self._kernel = self._plain_gibbs_kernel() if fast_path else None
+        self.fast_path = self._kernel is not None
         # the kernel path works in data space: no transform functions to compile
-        self._to_value, self._from_value = (
-            self._transforms()
-            if self._kernel is None
-            else (
-                None,
-                None,
-            )
-        )
+        self._to_value, self._from_value = (None, None) if self.fast_path else self._transforms()
         self._point = {name: np.array(value) for name, value in model.initial_point().items()}
 
     def _build_step(self, sampler, step_kwargs, rng):

@@ -1,57 +1,90 @@
-"""Parameter updates as PyTensor graphs: SGD with momentum and Adam.
+"""Parameter updates from PyMC's optimisers (``pm.sgd``, ``pm.momentum``, ``pm.adam``).
 
-Each optimiser turns gradients into new values for the shared parameters
-(and its own state), so a trainer can compile one function that computes
-the gradient and applies the update in place.
+PyMC's update functions return one ``OrderedDict`` mapping every shared
+variable to its new value: the parameters, and the optimiser's own state
+(velocities, moments, step count) that they create. The thin classes here
+split that dictionary into parameter updates and state updates (every key
+that is not a parameter is state), so that a trainer can guard both (keep
+the old values when anything is non-finite), and keep the state variables
+so that :meth:`Optimizer.reset` can zero them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
+import pymc as pm
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
+
+from pymc_ebm._validation import finite_float
 
 __all__ = ["Adam", "Optimizer", "SGD", "make_optimizer"]
 
 Updates = list[tuple[SharedVariable, TensorVariable]]
 
 
-def _zeros_like(param: SharedVariable, name: str) -> SharedVariable:
-    value = param.get_value(borrow=True)
-    return pytensor.shared(np.zeros_like(value), name=f"{param.name}.{name}")
-
-
-def _check_rate(name: str, value: float, low: float = 0.0, high: float | None = None) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < low or (high is not None and value >= high):
-        bounds = f"[{low}, {high})" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return value
+def _rate(name: str, value: float) -> float:
+    return finite_float(name, value, low=0.0, high=1.0, high_open=True)
 
 
 class Optimizer(ABC):
-    """Base class: ``updates(params, grads)`` returns ``(shared, new_value)`` pairs.
+    """Base class: ``updates(params, grads)`` returns ``(parameter, state)`` update pairs.
 
-    Parameter updates are returned separately from state updates so that a
-    trainer can guard them (keep the old values when anything is non-finite).
+    Subclasses implement :meth:`pymc_updates`, a call to one of PyMC's
+    update functions.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Positive step size.
     """
 
     def __init__(self, learning_rate: float) -> None:
-        if not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = finite_float("learning_rate", learning_rate, low=0.0, low_open=True)
         self._state: list[SharedVariable] = []
 
     @abstractmethod
+    def pymc_updates(
+        self, params: list[SharedVariable], grads: list[TensorVariable]
+    ) -> OrderedDict[SharedVariable, TensorVariable]:
+        """PyMC's update dictionary for these parameters and gradients."""
+
     def updates(
         self, params: Sequence[SharedVariable], grads: Sequence[TensorVariable]
     ) -> tuple[Updates, Updates]:
-        """Return ``(parameter updates, optimiser-state updates)``."""
+        """Return ``(parameter updates, optimiser-state updates)``.
+
+        Parameters
+        ----------
+        params : sequence of SharedVariable
+            The parameters, updated in place by the compiled function.
+        grads : sequence of TensorVariable
+            Gradients of the loss, one per parameter (same shapes).
+
+        Returns
+        -------
+        tuple of list
+            ``(shared, new value)`` pairs for the parameters (in ``params``
+            order), then for the state variables the optimiser created.
+        """
+        params, grads = list(params), list(grads)
+        if len(params) != len(grads):
+            raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+        all_updates = self.pymc_updates(params, grads)
+        param_updates = [(p, all_updates[p]) for p in params]
+        known = set(params)
+        state_updates = [(s, new) for s, new in all_updates.items() if s not in known]
+        self._state.extend(s for s, _ in state_updates)
+        return param_updates, state_updates
+
+    @property
+    def state(self) -> list[SharedVariable]:
+        """The optimiser's state variables created so far (velocities, moments, step count)."""
+        return list(self._state)
 
     def reset(self) -> None:
         """Zero the optimiser's state (velocities, moments, step count)."""
@@ -62,6 +95,9 @@ class Optimizer(ABC):
 class SGD(Optimizer):
     """Gradient descent with (heavy-ball) momentum: ``u ← m u - lr g``, ``θ ← θ + u``.
 
+    ``pm.momentum`` when ``momentum > 0``, plain ``pm.sgd`` (``θ ← θ - lr g``,
+    no state) when it is 0.
+
     Parameters
     ----------
     learning_rate : float
@@ -71,42 +107,39 @@ class SGD(Optimizer):
 
     Examples
     --------
+    >>> import numpy as np, pytensor
     >>> from pymc_ebm.training.optimizers import SGD
-    >>> SGD(learning_rate=0.1, momentum=0.9).momentum
-    0.9
+    >>> theta = pytensor.shared(np.array([1.0]))
+    >>> params, state = SGD(learning_rate=0.1).updates([theta], [2 * theta])
+    >>> pytensor.function([], [], updates=params + state)()
+    []
+    >>> theta.get_value()  # 1 - 0.1 × 2
+    array([0.8])
     """
 
     def __init__(self, learning_rate: float, momentum: float = 0.0) -> None:
         super().__init__(learning_rate)
-        self.momentum = _check_rate("momentum", momentum, 0.0, 1.0)
+        self.momentum = _rate("momentum", momentum)
 
-    def updates(self, params, grads):
-        """Return ``(parameter updates, velocity updates)``."""
-        param_updates: Updates = []
-        state_updates: Updates = []
-        for param, grad in zip(params, grads, strict=True):
-            if self.momentum == 0.0:
-                param_updates.append((param, param - self.learning_rate * grad))
-                continue
-            velocity = _zeros_like(param, "velocity")
-            self._state.append(velocity)
-            new_velocity = self.momentum * velocity - self.learning_rate * grad
-            state_updates.append((velocity, new_velocity))
-            param_updates.append((param, param + new_velocity))
-        return param_updates, state_updates
+    def pymc_updates(self, params, grads):
+        """``pm.momentum`` (or ``pm.sgd`` without momentum)."""
+        if self.momentum == 0.0:
+            return pm.sgd(grads, params, learning_rate=self.learning_rate)
+        return pm.momentum(grads, params, learning_rate=self.learning_rate, momentum=self.momentum)
 
 
 class Adam(Optimizer):
-    """Adam: bias-corrected first and second moments of the gradient.
+    """Adam (``pm.adam``): bias-corrected first and second moments of the gradient.
 
     Parameters
     ----------
     learning_rate : float
         Positive step size.
     beta1, beta2 : float
-        Decay rates of the moments, in ``[0, 1)``.
+        Decay rates of the moments, in ``[0, 1)``; ``beta1 = 0`` uses the
+        current gradient alone as first moment (RMSprop with bias correction).
     epsilon : float
-        Added to the root second moment.
+        Positive, added to the root second moment.
 
     References
     ----------
@@ -127,38 +160,39 @@ class Adam(Optimizer):
         epsilon: float = 1e-8,
     ) -> None:
         super().__init__(learning_rate)
-        self.beta1 = _check_rate("beta1", beta1, 0.0, 1.0)
-        self.beta2 = _check_rate("beta2", beta2, 0.0, 1.0)
-        if not np.isfinite(epsilon) or epsilon <= 0:
-            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
-        self.epsilon = float(epsilon)
+        self.beta1 = _rate("beta1", beta1)
+        self.beta2 = _rate("beta2", beta2)
+        self.epsilon = finite_float("epsilon", epsilon, low=0.0, low_open=True)
 
-    def updates(self, params, grads):
-        """Return ``(parameter updates, moment and step-count updates)``."""
-        step = pytensor.shared(np.asarray(0.0, dtype=pytensor.config.floatX), name="adam.t")
-        self._state.append(step)
-        t = step + 1
-        param_updates: Updates = []
-        state_updates: Updates = [(step, t)]
-        correction = pt.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        for param, grad in zip(params, grads, strict=True):
-            m = _zeros_like(param, "adam_m")
-            s = _zeros_like(param, "adam_v")
-            self._state.extend([m, s])
-            new_m = self.beta1 * m + (1 - self.beta1) * grad
-            new_s = self.beta2 * s + (1 - self.beta2) * grad**2
-            state_updates += [(m, new_m), (s, new_s)]
-            delta = self.learning_rate * correction * new_m / (pt.sqrt(new_s) + self.epsilon)
-            param_updates.append((param, param - delta))
-        return param_updates, state_updates
+    def pymc_updates(self, params, grads):
+        """``pm.adam`` with these settings."""
+        return pm.adam(
+            grads,
+            params,
+            learning_rate=self.learning_rate,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            epsilon=self.epsilon,
+        )
 
 
 def make_optimizer(name: str | Optimizer, learning_rate: float, momentum: float) -> Optimizer:
-    """Build an optimiser from its name (``"sgd"`` or ``"adam"``) or pass one through."""
+    """Build an optimiser from its name, or pass an :class:`Optimizer` through.
+
+    ``"sgd"``: :class:`SGD` with this ``momentum``; ``"adam"``: :class:`Adam`
+    with ``beta1 = momentum`` (so ``momentum=0.0`` means ``beta1 = 0``, no
+    averaging of the gradient).
+
+    Examples
+    --------
+    >>> from pymc_ebm.training.optimizers import make_optimizer
+    >>> make_optimizer("adam", 0.01, momentum=0.0).beta1
+    0.0
+    """
     if isinstance(name, Optimizer):
         return name
     if name == "sgd":
         return SGD(learning_rate, momentum)
     if name == "adam":
-        return Adam(learning_rate, beta1=momentum if momentum > 0 else 0.9)
+        return Adam(learning_rate, beta1=_rate("momentum", momentum))
     raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {name!r}")
