@@ -8,7 +8,6 @@ steps and is accepted or rejected on its own.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import field
@@ -30,6 +29,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
 from pymc_ebm.step_methods.row_independence import registered_rows, rows_are_independent
 
@@ -62,31 +62,12 @@ def _check_args(
     Returns n_steps, step_size, target_accept, the number of steps per
     trajectory and step_jitter.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    n_steps = int(n_steps)
-    try:
-        step_size_f = float(step_size)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}") from err
-    if not math.isfinite(step_size_f) or step_size_f <= 0:
-        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}")
-    try:
-        target = float(target_accept)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"target_accept must lie in the open interval (0, 1), got {target_accept!r}"
-        ) from err
-    if not 0.0 < target < 1.0:
-        raise ValueError(
-            f"target_accept must lie in the open interval (0, 1), got {target_accept!r}"
-        )
-    try:
-        jitter = float(step_jitter)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"step_jitter must lie in [0, 1), got {step_jitter!r}") from err
-    if not 0.0 <= jitter < 1.0:
-        raise ValueError(f"step_jitter must lie in [0, 1), got {step_jitter!r}")
+    n_steps = positive_int("n_steps", n_steps)
+    step_size_f = finite_float("step_size", step_size, low=0.0, low_open=True)
+    target = finite_float(
+        "target_accept", target_accept, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    jitter = finite_float("step_jitter", step_jitter, low=0.0, high=1.0, high_open=True)
     if renew_momentum is None:
         return n_steps, step_size_f, target, n_steps, jitter
     if (
