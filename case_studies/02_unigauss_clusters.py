@@ -150,7 +150,7 @@ experts = pymc_ebm.UniGauss(
     low=0.0,
     high=1.0,
 )
-initial = pymc_ebm.UniGauss(**experts.init_kwargs())  # a frozen copy of the starting point
+initial = experts.copy()  # a frozen copy of the starting point
 print(f"{experts.n_experts} experts in {experts.dim} dimensions on the box {experts.domain}")
 print("parameters:", [param.name for param in experts.params])
 

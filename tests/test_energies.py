@@ -367,6 +367,20 @@ def test_save_load_round_trip_is_bit_exact(family, float_x, tmp_path):
             assert loaded.domain is None
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_copy_is_bit_exact_and_independent(family):
+    energy = _families()[family]
+    copy = energy.copy()
+    assert type(copy) is type(energy)
+    before = energy.get_params()
+    for name, value in copy.get_params().items():
+        assert value.tobytes() == before[name].tobytes(), name
+    assert not set(map(id, copy.params)) & set(map(id, energy.params))
+    first = energy.param_names[0]
+    copy.set_params({first: before[first] + 1.0})
+    assert energy.get_params()[first].tobytes() == before[first].tobytes()
+
+
 def test_save_load_keeps_energy_values(tmp_path):
     energy = _families()["product"]
     pymc_ebm.save(energy, tmp_path / "product.npz")

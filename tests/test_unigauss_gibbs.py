@@ -342,7 +342,8 @@ def test_competence():
 @pytest.mark.parametrize("make_model", [_joint_model, _visible_model], ids=["v+h", "v only"])
 def test_pm_sample_assigns_one_instance(make_model):
     model = make_model(_three_experts(), n_chains=3)
-    _, selected = assign_step_methods(model)
+    with model:  # as in pm.sample: competence reads the model from the context
+        _, selected = assign_step_methods(model)
     assert selected == {UniGaussGibbs: model.value_vars}
     step = instantiate_steppers(model, [], selected)
     assert isinstance(step, UniGaussGibbs)

@@ -159,5 +159,31 @@ class Energy(ABC):
         """
         return self.init_kwargs()
 
+    def copy(self) -> Energy:
+        """An independent copy with the same parameter values, bit for bit.
+
+        The copy has its own shared variables: training one leaves the other
+        as it was. It goes through the same structure and unconstrained
+        parameters as :func:`pymc_ebm.save` / :func:`pymc_ebm.load`, so
+        values that the constructor would refuse are copied exactly.
+
+        Examples
+        --------
+        >>> import numpy as np, pymc_ebm
+        >>> experts = pymc_ebm.UniGauss([[0.5, 0.5]], [[0.1, 0.1]], [0.5])
+        >>> frozen = experts.copy()
+        >>> experts.set_params({"logit_pi": np.array([50.0])})
+        >>> float(frozen.get_params()["logit_pi"][0]), float(experts.get_params()["logit_pi"][0])
+        (0.0, 50.0)
+        """
+        from io import BytesIO
+
+        from pymc_ebm.io import load, save
+
+        buffer = BytesIO()
+        save(self, buffer)
+        buffer.seek(0)
+        return load(buffer)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, n_experts={self.n_experts})"
