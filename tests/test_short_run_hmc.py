@@ -362,3 +362,20 @@ def test_bfmi_and_energy_plot_work_on_a_trace(gaussian):
     assert "BFMI" in str(summary)
     plot = azp.plot_energy(idata, backend="matplotlib")
     assert plot is not None
+
+
+def test_sampling_state_round_trip_gives_the_same_draw(gaussian):
+    model, _, _ = gaussian
+    with model:
+        step = ShortRunHMC(n_steps=10, step_size=0.1, rng=5)
+    point = model.initial_point()
+    for _ in range(5):
+        point, _ = step.step(point)  # tuning moves the step size
+    state = step.sampling_state
+    first, [first_stats] = step.step(point)
+    for _ in range(5):
+        step.step(first)  # the step size and the generator move on
+    step.sampling_state = state
+    again, [again_stats] = step.step(point)
+    np.testing.assert_array_equal(again["x"], first["x"])
+    assert again_stats == first_stats

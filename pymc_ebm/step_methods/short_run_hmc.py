@@ -21,7 +21,7 @@ from pymc.blocking import PointType, StatsType
 from pymc.model import modelcontext
 from pymc.pytensorf import compile as pm_compile
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
-from pymc.step_methods.state import dataclass_state
+from pymc.step_methods.state import WithSamplingState, dataclass_state
 from pymc.step_methods.step_sizes import DualAverageAdaptation, StepSizeState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pymc.vartypes import continuous_types
@@ -307,6 +307,7 @@ class ShortRunHMC(BlockedStep):
         self.step_jitter = step_jitter
         # PyMC's dual averaging, with its NUTS settings (gamma, kappa, t0).
         self.step_adapt = DualAverageAdaptation(step_size, target_accept, 0.05, 0.75, 10.0)
+        self._cached_step_sizes: tuple[bool, float, float] | None = None
         self.tune = True
         if initial_point is None:
             initial_point = model.initial_point()
@@ -578,7 +579,7 @@ class ShortRunHMC(BlockedStep):
             One dict with the statistics listed in :attr:`stats_dtypes_shapes`.
         """
         tune = bool(self.tune)
-        step_size = float(self.step_adapt.current(tune))
+        step_size, step_size_bar = self._step_sizes(tune)
         rng = self.rng
         inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
         inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
@@ -588,6 +589,7 @@ class ShortRunHMC(BlockedStep):
         accept, accepted, energy_error, max_error, energy, n_div, model_logp = stats.tolist()
         if tune:
             self.step_adapt.update(accept, True)
+            self._cached_step_sizes = None
         new_point = dict(point)
         new_point.update(zip(self._var_names, values, strict=True))
         return new_point, [
@@ -599,7 +601,7 @@ class ShortRunHMC(BlockedStep):
                 "max_energy_error": max_error,
                 "energy": energy,
                 "step_size": step_size,
-                "step_size_bar": float(self.step_adapt.current(False)),
+                "step_size_bar": step_size_bar,
                 "n_steps": self.n_steps,
                 "diverging": n_div > 0,
                 "n_diverging": int(n_div),
@@ -607,9 +609,32 @@ class ShortRunHMC(BlockedStep):
             }
         ]
 
+    def _step_sizes(self, tune: bool) -> tuple[float, float]:
+        """Step size of the next draw and the averaged one, as floats.
+
+        Cached between adaptation updates: after tuning they no longer
+        change, and reading them from the adaptation costs about as much
+        as a whole draw of a small model.
+        """
+        if self._cached_step_sizes is None or self._cached_step_sizes[0] != tune:
+            adapt = self.step_adapt
+            self._cached_step_sizes = (
+                tune,
+                float(adapt.current(tune)),
+                float(adapt.current(False)),
+            )
+        return self._cached_step_sizes[1:]
+
+    def _set_sampling_state(self, state: ShortRunHMCState) -> None:
+        WithSamplingState.sampling_state.fset(self, state)
+        self._cached_step_sizes = None  # the restored adaptation has its own step sizes
+
+    sampling_state = property(WithSamplingState.sampling_state.fget, _set_sampling_state)
+
     def stop_tuning(self) -> None:
         """Stop adapting; later draws use the averaged step size."""
         self.tune = False
+        self._cached_step_sizes = None
 
     def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
         """Prepare for one chain: its own generator, adaptation restarted, tuning iff ``tune > 0``.
@@ -619,12 +644,13 @@ class ShortRunHMC(BlockedStep):
         the step was used before.
         """
         super().setup_chain(rng, tune, draws)
-        self.step_adapt.reset()
+        self.reset_tuning()
         self.tune = tune > 0
 
     def reset_tuning(self) -> None:
         """Restart step-size adaptation from the initial step size."""
         self.step_adapt.reset()
+        self._cached_step_sizes = None
 
     @staticmethod
     def competence(var: TensorVariable, has_grad: bool) -> Competence:
