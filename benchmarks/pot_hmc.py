@@ -396,7 +396,9 @@ def run(quick: bool = False, threads: int = 1) -> Result:
     try:
         import torch
     except ImportError:
-        res.notes.append("PyTorch is not installed: its comparison is skipped.")
+        note = "PyTorch is not installed: its comparison is skipped (`pip install .[bench]`)."
+        print(f"   {note}", flush=True)
+        res.notes.append(note)
     else:
         torch.set_num_threads(threads)
         res.notes.append(

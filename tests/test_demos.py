@@ -1,19 +1,31 @@
+"""The demos, run as the README says: ``python -m pymc_ebm demo NAME --out DIR [--quick]``.
+
+Each test runs the documented command line (:data:`UNIGAUSS`, :data:`FOUR_SQUARES`,
+listed in ``tests/test_commands.py``) as a subprocess, with a temporary output
+folder, so that a broken entry point fails the test.
+"""
+
 import json
 
 import numpy as np
 import pytest
 
-from pymc_ebm.__main__ import main
+UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
+FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
 
 
-def run_demo(name, out, quick):
-    args = ["demo", name, "--out", str(out)] + (["--quick"] if quick else [])
-    assert main(args) == 0
+def run_demo(python_m, command, out, quick):
+    python_m(
+        command,
+        replace={"demo_output": out, "DIR": out},
+        extra=["--quick"] if quick else [],
+        timeout=600 if quick else 3000,  # full size: the slow tests (`tox -e slow`)
+    )
     return json.loads((out / "summary.json").read_text())
 
 
-def test_unigauss_demo_quick_writes_summary_and_figures(tmp_path):
-    summary = run_demo("unigauss", tmp_path, quick=True)
+def test_unigauss_demo_quick_writes_summary_and_figures(python_m, tmp_path):
+    summary = run_demo(python_m, UNIGAUSS, tmp_path, quick=True)
     for key in [
         "missing_cell_ratio",
         "present_cells_covered",
@@ -33,17 +45,27 @@ def test_unigauss_demo_quick_writes_summary_and_figures(tmp_path):
         assert (tmp_path / figure).stat().st_size > 0
 
 
+def test_four_squares_demo_quick_writes_summary_and_figures(python_m, tmp_path):
+    summary = run_demo(python_m, FOUR_SQUARES, tmp_path, quick=True)
+    for key in ["inside_fraction", "inside_fraction_exact", "rhat_max", "ess_bulk_min"]:
+        assert np.isfinite(summary[key]), key
+    for key in ["square_shares", "square_shares_exact"]:
+        assert len(summary[key]) == 4 and np.all(np.isfinite(summary[key])), key
+    for figure in ["energy.png", "fantasies.png", "training.png"]:
+        assert (tmp_path / figure).stat().st_size > 0
+
+
 @pytest.mark.slow
-def test_unigauss_demo_full_size_meets_the_study_targets(tmp_path):
-    summary = run_demo("unigauss", tmp_path, quick=False)
+def test_unigauss_demo_full_size_meets_the_study_targets(python_m, tmp_path):
+    summary = run_demo(python_m, UNIGAUSS, tmp_path, quick=False)
     assert summary["missing_cell_ratio"] >= 0.5
     assert summary["present_cells_covered"] == 24
     assert summary["rhat_max"] <= 1.05
 
 
 @pytest.mark.slow
-def test_four_squares_demo_full_size_meets_the_study_targets(tmp_path):
-    summary = run_demo("four-squares", tmp_path, quick=False)
+def test_four_squares_demo_full_size_meets_the_study_targets(python_m, tmp_path):
+    summary = run_demo(python_m, FOUR_SQUARES, tmp_path, quick=False)
     assert summary["inside_fraction"] >= 0.9
     assert all(0.15 <= share <= 0.35 for share in summary["square_shares"])
     assert summary["rhat_max"] <= 1.05  # NUTS + box jumps cross between the squares
