@@ -8,6 +8,7 @@ step methods and a contrastive-divergence trainer for learning.
 from pymc_ebm import datasets, diagnostics
 from pymc_ebm.energies import (
     Energy,
+    FASConstraints,
     Gaussian,
     Mixture,
     MLPEnergy,
@@ -29,6 +30,7 @@ __all__ = [
     "BoxJump",
     "ContrastiveDivergence",
     "Energy",
+    "FASConstraints",
     "Gaussian",
     "MLPEnergy",
     "GridDensity",

@@ -6,7 +6,15 @@ import numpy as np
 
 from pymc_ebm._validation import finite_float, positive_int
 
-__all__ = ["four_squares", "grid_centres", "grid_clusters", "square_index"]
+__all__ = [
+    "ARM_LINK_LENGTHS",
+    "arm",
+    "four_squares",
+    "grid_centres",
+    "grid_clusters",
+    "link_lengths",
+    "square_index",
+]
 
 
 def grid_clusters(
@@ -106,3 +114,98 @@ def square_index(points: np.ndarray, side: float = 0.8) -> np.ndarray:
     points = np.asarray(points).reshape(-1, 2)
     inside = np.all(np.abs(points[:, None, :] - FOUR_SQUARE_CENTRES[None]) <= side / 2, axis=-1)
     return np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
+
+
+#: Link lengths of :func:`arm` by default (four different lengths in [0.5, 1.5]).
+ARM_LINK_LENGTHS = (1.2, 0.9, 1.4, 0.6)
+
+
+def arm(
+    n: int = 1000,
+    link_lengths: tuple[float, ...] | np.ndarray = ARM_LINK_LENGTHS,
+    missing_fraction: float = 0.0,
+    base_scale: float = 1.0,
+    random_seed: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions of a 3-D arm: 5 joints joined by 4 links of fixed lengths.
+
+    The base joint is ``N(0, base_scale² I)``; each link points in a direction
+    drawn uniformly on the sphere, so joint ``i + 1`` lies at distance
+    ``link_lengths[i]`` from joint ``i``. Every link satisfies the constraint
+    ``Δx² + Δy² + Δz² − l² = 0`` of the lecture.
+
+    Parameters
+    ----------
+    n : int, default 1000
+        Number of arms.
+    link_lengths : sequence of float, default :data:`ARM_LINK_LENGTHS`
+        Positive lengths, one per link (the arm has ``len + 1`` joints).
+    missing_fraction : float, default 0.0
+        Probability, in ``[0, 1)``, that an entry is replaced by ``NaN``
+        (independently; a row that would lose every entry keeps one).
+    base_scale : float, default 1.0
+        Standard deviation of the base joint's coordinates (non-negative).
+    random_seed : int or Generator, optional
+        Seed of the positions and of the missing entries.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 3 * (len(link_lengths) + 1))
+        Rows ``(x_1, y_1, z_1, x_2, ...)``, with ``NaN`` where missing.
+    lengths : ndarray, shape (len(link_lengths),)
+        The true link lengths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymc_ebm.datasets import arm
+    >>> X, lengths = arm(n=4, random_seed=0)
+    >>> X.shape, lengths
+    ((4, 15), array([1.2, 0.9, 1.4, 0.6]))
+    >>> joints = X.reshape(4, 5, 3)
+    >>> np.allclose(np.linalg.norm(np.diff(joints, axis=1), axis=2), lengths)
+    True
+    """
+    n = positive_int("n", n)
+    lengths = np.asarray(link_lengths, dtype=float)
+    if lengths.ndim != 1 or lengths.size < 1 or not np.all(np.isfinite(lengths)):
+        raise ValueError(
+            f"link_lengths must be a non-empty sequence of numbers, got {link_lengths!r}"
+        )
+    if np.any(lengths <= 0):
+        raise ValueError(f"link lengths must be positive, got {lengths.tolist()}")
+    missing_fraction = finite_float(
+        "missing_fraction", missing_fraction, low=0.0, high=1.0, high_open=True
+    )
+    base_scale = finite_float("base_scale", base_scale, low=0.0)
+    rng = np.random.default_rng(random_seed)
+    directions = rng.standard_normal((n, lengths.size, 3))
+    directions /= np.linalg.norm(directions, axis=2, keepdims=True)
+    base = base_scale * rng.standard_normal((n, 1, 3))
+    joints = np.concatenate(
+        [base, base + np.cumsum(lengths[:, None] * directions, axis=1)], axis=1
+    )
+    X = joints.reshape(n, -1)
+    if missing_fraction > 0:
+        missing = rng.random(X.shape) < missing_fraction
+        full = missing.all(axis=1)
+        missing[full, rng.integers(X.shape[1], size=int(full.sum()))] = False
+        X = np.where(missing, np.nan, X)
+    return X, lengths
+
+
+def link_lengths(X: np.ndarray) -> np.ndarray:
+    """Lengths of the links of arms laid out as :func:`arm` returns them.
+
+    Parameters
+    ----------
+    X : ndarray, shape (..., 3 * n_joints)
+        Joint coordinates, joint after joint.
+
+    Returns
+    -------
+    ndarray, shape (..., n_joints - 1)
+    """
+    X = np.asarray(X, dtype=float)
+    joints = X.reshape(*X.shape[:-1], -1, 3)
+    return np.linalg.norm(np.diff(joints, axis=-2), axis=-1)

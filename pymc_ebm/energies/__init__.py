@@ -2,6 +2,7 @@
 
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.combine import Mixture, ProductOfExperts
+from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.energies.student_t import StudentT
@@ -9,6 +10,7 @@ from pymc_ebm.energies.unigauss import UniGauss
 
 __all__ = [
     "Energy",
+    "FASConstraints",
     "Gaussian",
     "MLPEnergy",
     "Mixture",
