@@ -16,6 +16,7 @@ from pymc_ebm.energies import (
     StudentT,
     UniGauss,
 )
+from pymc_ebm.imputation import impute
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, visible
 from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
@@ -44,6 +45,7 @@ __all__ = [
     "diagnostics",
     "grid_density",
     "hidden",
+    "impute",
     "load",
     "log_partition_quadrature",
     "rejection_sample",

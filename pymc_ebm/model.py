@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
@@ -18,31 +21,76 @@ _TAG_POTENTIAL = "ebm_potential"
 
 
 def visible(
-    name: str, energy: Energy, n_chains: int = 1, *, model: pm.Model | None = None
+    name: str,
+    energy: Energy,
+    n_chains: int | None = None,
+    *,
+    observed: npt.ArrayLike | None = None,
+    model: pm.Model | None = None,
 ) -> TensorVariable:
     """Add visible variables with density ``p(v) ∝ exp(-E(v))`` to a PyMC model.
 
-    Creates a variable of shape ``(n_chains, dim)`` — a ``pm.Uniform`` box
-    when the energy lives on a box, ``pm.Flat`` otherwise — and a
-    ``pm.Potential`` named ``f"{name}_energy"`` holding ``-energy(v)`` with one
-    entry per row. Any PyMC sampler then draws ``n_chains`` independent copies.
+    Without ``observed``: creates a variable of shape ``(n_chains, dim)`` — a
+    ``pm.Uniform`` box when the energy lives on a box, ``pm.Flat`` otherwise —
+    and a ``pm.Potential`` named ``f"{name}_energy"`` holding ``-energy(v)``
+    with one entry per row. Any PyMC sampler then draws ``n_chains``
+    independent copies.
+
+    With ``observed`` (an ``(n_rows, dim)`` array with ``NaN`` for missing
+    entries), the missing entries become free variables and the observed
+    ones constants, as PyMC's automatic imputation does: ``pm.sample`` draws
+    each incomplete row's missing entries from their conditional density
+    given the row's observed entries. The model gets
+
+    * ``f"{name}_missing"``, shape ``(n_incomplete_rows, max_missing)``: the
+      free variable; slot ``j`` of row ``i`` holds the ``j``-th missing column
+      of the ``i``-th incomplete row (columns in increasing order). Rows with
+      fewer missing entries are padded; a padded slot has its own proper
+      density (``Uniform(0, 1)`` for box energies, a standard normal
+      otherwise) and its value is ignored. Missing entries are ``pm.Uniform``
+      on their column's interval for box energies, ``pm.Flat`` (started at
+      the column's observed mean) otherwise.
+    * ``f"{name}_energy"``: a ``pm.Potential`` of shape
+      ``(n_incomplete_rows,)`` holding ``-energy`` of the completed
+      incomplete rows (complete rows are constants: they add nothing), and
+      ``f"{name}_padding"``, the padded slots' standard normal terms (only
+      where there are padded slots and no box).
+    * ``name``: a ``pm.Deterministic`` of shape ``(n_rows, dim)``, the full
+      matrix (observed values with the missing ones filled in), returned.
+
+    Each row's log density depends on its own row alone, so the rows are
+    independent chains (``ShortRunHMC`` uses its per-row test on them).
 
     Parameters
     ----------
     name : str
-        Name of the visible variable.
+        Name of the visible variable (of the completed matrix with ``observed``).
     energy : Energy
         The energy; its parameters stay shared, so later updates are seen by
         functions compiled from this model.
-    n_chains : int, default 1
-        Number of independent rows.
+    n_chains : int, optional
+        Number of independent rows (default 1). Not allowed with ``observed``,
+        whose rows are the rows.
+    observed : array_like, shape (n_rows, dim), optional
+        Data with ``NaN`` for missing entries. Every row needs an observed
+        entry, at least one entry must be missing, no entry may be infinite,
+        and observed entries of a box energy must lie in its box.
     model : pm.Model, optional
         Defaults to the model on the context stack.
 
     Returns
     -------
-    TensorVariable, shape (n_chains, dim)
-        The visible random variable.
+    TensorVariable, shape (n_chains, dim) or (n_rows, dim)
+        The visible random variable, or with ``observed`` the completed
+        matrix (a ``pm.Deterministic``; :func:`energy_of` gives its energy).
+
+    Raises
+    ------
+    ValueError
+        For ``n_chains`` together with ``observed``, and for ``observed`` that
+        is not 2-D with ``dim`` columns, has an infinite entry, a row with no
+        observed entry, no missing entry, or an observed entry outside the
+        energy's box. Nothing is added to the model then.
 
     Examples
     --------
@@ -52,10 +100,26 @@ def visible(
     ...     v = pymc_ebm.visible("v", experts, n_chains=3)
     >>> v.type.shape
     (3, 2)
+
+    Imputing the missing entries of a data matrix:
+
+    >>> X = np.array([[0.5, np.nan], [np.nan, -1.0], [0.2, 0.3]])
+    >>> with pm.Model() as model:
+    ...     x = pymc_ebm.visible("x", experts, observed=X)
+    >>> [rv.name for rv in model.free_RVs], model["x_missing"].type.shape
+    (['x_missing'], (2, 1))
     """
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
-    n_chains = positive_int("n_chains", n_chains)
+    if observed is not None:
+        if n_chains is not None:
+            raise ValueError(
+                "give n_chains or observed, not both: with observed, the rows of "
+                "observed are the rows"
+            )
+        X = check_observed(energy, observed)
+        return _visible_with_missing(name, energy, X, pm.modelcontext(model))
+    n_chains = positive_int("n_chains", 1 if n_chains is None else n_chains)
     model = pm.modelcontext(model)
     shape = (n_chains, energy.dim)
     with model:
@@ -69,6 +133,113 @@ def visible(
     v.tag.__dict__[_TAG_ROLE] = "visible"
     v.tag.__dict__[_TAG_POTENTIAL] = potential
     return v
+
+
+def check_observed(energy: Energy, observed: npt.ArrayLike) -> np.ndarray:
+    """``observed`` as a float64 ``(n_rows, dim)`` array with ``NaN`` for missing entries.
+
+    A masked array's masked entries count as missing.
+
+    Raises
+    ------
+    ValueError
+        When ``observed`` is not 2-D with ``energy.dim`` columns, has no row,
+        has an infinite entry, a row with no observed entry, no missing entry,
+        or an observed entry outside the energy's box.
+    """
+    try:
+        if isinstance(observed, np.ma.MaskedArray):
+            observed = observed.astype(float).filled(np.nan)
+        X = np.array(observed, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError("observed must be an array of numbers (NaN for missing)") from err
+    if X.ndim != 2 or X.shape[1] != energy.dim or X.shape[0] == 0:
+        raise ValueError(
+            f"observed must have shape (n_rows, {energy.dim}) with n_rows >= 1, got {X.shape}"
+        )
+    if np.any(np.isinf(X)):
+        raise ValueError("observed must not contain inf (NaN marks a missing entry)")
+    missing = np.isnan(X)
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"observed rows {empty[:10].tolist()} have no observed entry (all NaN): "
+            "nothing to condition on, drop them or sample them with n_chains"
+        )
+    if not missing.any():
+        raise ValueError("observed has no missing (NaN) entry: nothing to impute")
+    if energy.domain is not None:
+        low, high = (
+            np.broadcast_to(np.asarray(b, dtype=float), (energy.dim,)) for b in energy.domain
+        )
+        with np.errstate(invalid="ignore"):
+            outside = (X < low) | (X > high)
+        if outside.any():
+            row, col = np.argwhere(outside)[0]
+            raise ValueError(
+                f"observed[{row}, {col}] = {X[row, col]!r} lies outside the energy's box "
+                f"[{low[col]!r}, {high[col]!r}] ({int(outside.sum())} entries outside)"
+            )
+    return X
+
+
+def _missing_layout(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each missing entry goes in the ``(n_incomplete, max_missing)`` free variable.
+
+    Returns the incomplete rows (indices into ``missing``), the columns of
+    each slot, shape ``(n_incomplete, max_missing)`` (``-1`` for a padded
+    slot), and the (incomplete-row, slot) index of every missing entry in
+    row-major order of ``missing[rows]``.
+    """
+    rows = np.flatnonzero(missing.any(axis=1))
+    sub = missing[rows]
+    counts = sub.sum(axis=1)
+    width = int(counts.max())
+    entry_row, entry_col = np.nonzero(sub)  # row-major: columns increase within a row
+    entry_slot = np.arange(entry_row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    columns = np.full((rows.size, width), -1)
+    columns[entry_row, entry_slot] = entry_col
+    return rows, columns, entry_row, entry_slot
+
+
+def _visible_with_missing(
+    name: str, energy: Energy, X: np.ndarray, model: pm.Model
+) -> TensorVariable:
+    """:func:`visible` with checked data ``X``: see its docstring for the variables made."""
+    missing = np.isnan(X)
+    rows, columns, entry_row, entry_slot = _missing_layout(missing)
+    padded = columns < 0
+    names = [name, f"{name}_missing", f"{name}_energy", f"{name}_padding"]
+    taken = [n for n in names if n in model.named_vars]
+    if taken:
+        raise ValueError(f"the model already has variables named {taken}")
+    floatx = pytensor.config.floatX
+    base = np.where(missing, 0.0, X).astype(floatx)
+    shape = columns.shape
+    with model:
+        if energy.domain is not None:
+            low, high = (
+                np.broadcast_to(np.asarray(b, dtype=float), (energy.dim,)) for b in energy.domain
+            )
+            lower = np.where(padded, 0.0, low[columns])
+            upper = np.where(padded, 1.0, high[columns])
+            free = pm.Uniform(names[1], lower=lower, upper=upper, shape=shape)
+        else:
+            means = np.nan_to_num(np.nanmean(np.where(missing, np.nan, X), axis=0))
+            start = np.where(padded, 0.0, means[columns])
+            free = pm.Flat(names[1], shape=shape, initval=start)
+            if padded.any():
+                pm.Potential(names[3], -0.5 * pt.sum(pt.where(padded, free**2, 0.0), axis=1))
+        entry_col = columns[entry_row, entry_slot]
+        rows_filled = pt.set_subtensor(
+            pt.as_tensor(base[rows])[entry_row, entry_col], free[entry_row, entry_slot]
+        )
+        potential = pm.Potential(names[2], -energy.energy(rows_filled))
+        x = pm.Deterministic(name, pt.set_subtensor(pt.as_tensor(base)[rows], rows_filled))
+    x.tag.__dict__[_TAG_ENERGY] = energy
+    x.tag.__dict__[_TAG_ROLE] = "imputed"
+    x.tag.__dict__[_TAG_POTENTIAL] = potential
+    return x
 
 
 def hidden(
@@ -111,6 +282,8 @@ def hidden(
         raise TypeError(f"{type(energy).__name__} has no hidden states (no joint_energy)")
     if energy_of(v) is not energy:
         raise ValueError("v must be a visible variable registered with the same energy")
+    if role_of(v) != "visible":
+        raise ValueError("v must be a visible variable made by pymc_ebm.visible without observed")
     if _TAG_PARTNER in v.tag.__dict__:
         raise ValueError(f"{v.name} already has hidden states")
     model = pm.modelcontext(model)

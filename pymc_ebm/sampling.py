@@ -64,6 +64,30 @@ def sample_fantasies(
     step = pm_sample_kwargs.pop("step", None)
     with pm.Model() as model:
         visible(var_name, energy, n_chains=n_chains)
+    return sample_model(
+        model, step=step, draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs
+    )
+
+
+def sample_model(
+    model: pm.Model,
+    step: Any = None,
+    *,
+    draws: int,
+    chains: int,
+    random_seed: Any = None,
+    **pm_sample_kwargs: Any,
+) -> DataTree:
+    """``pm.sample`` inside ``with model:``, with ``step`` as a class, factory or instance.
+
+    A step-method class is built inside the model over every variable
+    (``step=pm.NUTS``); a callable without a ``step`` method is called as
+    ``step(model)`` inside the model; anything else goes to ``pm.sample`` as it
+    is. Convergence checks are on by default only with several chains.
+    Sampling happens inside the model's context because step methods'
+    ``competence`` reads the model from the context stack.
+    """
+    with model:
         if isinstance(step, type):
             step = step()
         elif callable(step) and not hasattr(step, "step"):
@@ -71,5 +95,5 @@ def sample_fantasies(
     if step is not None:
         pm_sample_kwargs["step"] = step
     pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
-    with model:  # step methods' competence reads the model from the context stack
+    with model:
         return pm.sample(draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs)
