@@ -227,3 +227,20 @@ def test_nan_without_missing_is_refused():
     for name, value in cd.energy.get_params().items():
         np.testing.assert_array_equal(value, params[name])
     assert cd.filled is None and cd.history.sizes["update"] == 0
+
+
+@pytest.mark.parametrize("mode", ["fill", "hmc"])
+def test_box_energy_fills_stay_in_the_box(mode):
+    energy = pymc_ebm.UniGauss([[0.2, 0.8]], [[0.05, 0.05]], [0.9])
+    X = np.random.default_rng(5).uniform(0.1, 0.9, (30, 2))
+    X[::2, 0] = np.nan
+    X[1::2, 1] = np.nan
+    kwargs = {"fill_step_size": 1.0} if mode == "fill" else {"step_size": 0.5}
+    inputs = MissingInputs(energy, 30, mode, kwargs, np.random.default_rng(0))
+    inputs.attach(X)
+    for _ in range(20):  # big steps: the gradient pushes towards the edges
+        values, _ = inputs.fill(np.arange(30))
+        inputs.commit(np.arange(30), values)
+    margin = 1e-6
+    assert np.all((inputs.filled >= margin) & (inputs.filled <= 1 - margin))
+    np.testing.assert_array_equal(inputs.filled[~np.isnan(X)], X[~np.isnan(X)])
