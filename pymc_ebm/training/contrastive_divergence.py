@@ -13,11 +13,12 @@ import xarray as xr
 
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.training.missing_inputs import Minibatch, MissingInputs, check_missing_kwargs
 from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
 from pymc_ebm.training.optimizers import Optimizer, make_optimizer
 from pymc_ebm.training.progress import UpdateProgress
 
-__all__ = ["ContrastiveDivergence", "NonFiniteUpdateError"]
+__all__ = ["ContrastiveDivergence", "Minibatch", "NonFiniteUpdateError"]
 
 
 class NonFiniteUpdateError(FloatingPointError):
@@ -78,11 +79,41 @@ class ContrastiveDivergence:
         uni-gauss kernel directly (the same draws as through
         ``UniGaussGibbs.step``, faster). ``False`` always goes through the
         step method's ``step`` (for comparisons).
+    missing : {None, "fill", "hmc"}, default None
+        Learning with missing inputs (``NaN`` entries of the data; without
+        it, ``NaN`` is a ``ValueError``). The missing entries of the training
+        set are filled in at random once (uniformly on the energy's box, or
+        between the observed minimum and maximum of their column) and kept
+        in :attr:`filled`; each time a row is used in a minibatch, its
+        filled-in entries move at the current parameters before the update
+        uses the row, and are written back when the update succeeds.
+        ``"fill"``: ``n_fill_steps`` steps of size ``fill_step_size`` down
+        ``∂E/∂v`` (the lecture's procedure; the filled-in values head for the
+        conditional mode, so a learned spread is biased low). ``"hmc"``:
+        ``n_draws`` Hamiltonian Monte Carlo draws (masked leapfrog, a
+        Metropolis test per row) from the conditional of the missing entries
+        given the observed ones (exact); see
+        :mod:`pymc_ebm.training.missing_inputs`. The observed
+        entries never change. Because the filled-in values belong to rows
+        of the training set, ``fit``/``minibatches`` must get the same ``X``
+        at every call (checked), and :meth:`minibatches` yields
+        :class:`~pymc_ebm.training.Minibatch` ``(values, rows)``.
+    missing_kwargs : dict, optional
+        ``"fill"``: ``n_fill_steps`` (default 5), ``fill_step_size``
+        (default 0.01). ``"hmc"``: ``n_draws`` (default 1) and, as in
+        ShortRunHMC, ``n_steps`` (default 10), ``step_size`` (initial,
+        default 0.1), ``target_accept`` (0.65), ``step_jitter`` (0.15).
 
     Attributes
     ----------
     history : xarray.Dataset
-        One entry per finished update along dimension ``update``.
+        One entry per finished update along dimension ``update``. With
+        ``missing``, also ``fill_n_missing`` (missing entries in the
+        minibatch), ``fill_move_rms`` (root mean square change of their
+        filled-in values in that update; NaN when there are none) and, with
+        ``"hmc"``, ``fill_accept``.
+    missing_inputs : MissingInputs or None
+        The filled-in training set and the functions that move it.
 
     Examples
     --------
@@ -94,6 +125,16 @@ class ContrastiveDivergence:
     >>> history = cd.fit(X, n_updates=5, progress=False)
     >>> history.sizes["update"]
     5
+
+    With 10% of the entries missing:
+
+    >>> X[np.random.default_rng(1).random(X.shape) < 0.1] = np.nan
+    >>> cd = pymc_ebm.ContrastiveDivergence(expert, batch_size=20, learning_rate=0.05,
+    ...                                      missing="fill", random_seed=0)
+    >>> history = cd.fit(X, n_updates=5, progress=False)
+    >>> observed = ~np.isnan(X)
+    >>> bool(np.isfinite(cd.filled).all()), bool((cd.filled[observed] == X[observed]).all())
+    (True, True)
     """
 
     def __init__(
@@ -110,11 +151,17 @@ class ContrastiveDivergence:
         step_kwargs: dict[str, Any] | None = None,
         random_seed: int | None = None,
         fast_path: bool = True,
+        missing: str | None = None,
+        missing_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
         if not callable(sampler) and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
+        if missing is None and missing_kwargs is not None:
+            raise ValueError("missing_kwargs needs missing='fill' or 'hmc'")
+        if missing is not None:  # checked before anything is compiled
+            missing_kwargs = check_missing_kwargs(missing, missing_kwargs)
         self.k = positive_int("k", k)
         self.batch_size = positive_int("batch_size", batch_size)
         self.energy = energy
@@ -126,6 +173,14 @@ class ContrastiveDivergence:
         step_rng, self._batch_rng = self._rng.spawn(2)
         self.negative_phase = NegativePhase(
             energy, self.batch_size, sampler, step_kwargs, step_rng, fast_path=fast_path
+        )
+        self.missing = missing
+        self.missing_inputs = (
+            None
+            if missing is None
+            else MissingInputs(
+                energy, self.batch_size, missing, missing_kwargs, self._rng.spawn(1)[0]
+            )
         )
         self._update = self._compile_update()
         self._records: list[dict[str, float]] = []
@@ -162,14 +217,31 @@ class ContrastiveDivergence:
         )
 
     # -- validation --------------------------------------------------------
-    def _check_data(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
+    def _check_data(
+        self, X: npt.ArrayLike, name: str = "X", allow_nan: bool = False
+    ) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.energy.dim:
             raise ValueError(
                 f"{name} must have shape (n, {self.energy.dim}) for this energy, got {X.shape}"
             )
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or inf")
+        if allow_nan:
+            if np.any(np.isinf(X)):
+                raise ValueError(f"{name} contains inf")
+            empty = np.isnan(X).all(axis=1)
+            if np.any(empty):
+                raise ValueError(
+                    f"{name} has rows with every entry missing (NaN): "
+                    f"{np.flatnonzero(empty)[:10].tolist()}"
+                )
+        elif not np.all(np.isfinite(X)):
+            hint = (
+                " (for data with missing entries, pass missing='fill' or 'hmc' "
+                "to ContrastiveDivergence)"
+                if self.missing is None and np.any(np.isnan(X))
+                else ""
+            )
+            raise ValueError(f"{name} contains NaN or inf{hint}")
         if self.energy.domain is not None:
             low, high = self.energy.domain
             if np.any(X < low) or np.any(X > high):
@@ -180,33 +252,62 @@ class ContrastiveDivergence:
 
     # -- training ----------------------------------------------------------
     def partial_fit(
-        self, batch: npt.ArrayLike, negatives: npt.ArrayLike | None = None
+        self,
+        batch: npt.ArrayLike | Minibatch,
+        negatives: npt.ArrayLike | None = None,
+        *,
+        rows: npt.ArrayLike | None = None,
     ) -> dict[str, float]:
         """One update on one minibatch; returns its record (one entry of :attr:`history`).
 
         Parameters
         ----------
-        batch : array_like, shape (batch_size, dim)
-            The data of this update.
+        batch : array_like, shape (batch_size, dim), or Minibatch
+            The data of this update. With ``missing``, a
+            :class:`~pymc_ebm.training.Minibatch` from :meth:`minibatches`
+            (or rows of the training set with ``rows``); an array without
+            ``rows`` must then have no missing entry.
         negatives : array_like, shape (batch_size, dim), optional
             Negative samples to use instead of running the negative phase
             (e.g. drawn by another sampler); with ``persistent=True`` they
             become the chains of the next update. The record then has no
             step statistics.
+        rows : array_like of int, shape (batch_size,), optional
+            With ``missing``: the indices of ``batch`` in the training set
+            passed to :meth:`fit`/:meth:`minibatches`, whose filled-in values
+            are used, moved and kept.
         """
-        batch = self._check_rows(self._check_data(batch, "batch"), "batch")
+        if isinstance(batch, Minibatch):
+            if rows is not None:
+                raise ValueError("rows given twice: in the Minibatch and as rows")
+            batch, rows = batch
+        if rows is not None and self.missing_inputs is None:
+            raise ValueError("rows is only used with missing='fill' or 'hmc'")
+        if rows is None:
+            batch = self._check_rows(self._check_data(batch, "batch"), "batch")
+        else:
+            batch = self._check_data(batch, "batch", allow_nan=True)
+            rows = self.missing_inputs.check_rows(batch, rows)
         if negatives is not None:
             negatives = self._check_rows(self._check_data(negatives, "negatives"), "negatives")
-        return self._step(batch, negatives)
+        return self._step(batch, negatives, rows)
 
     def _check_rows(self, array: np.ndarray, name: str) -> np.ndarray:
         if array.shape[0] != self.batch_size:
             raise ValueError(f"{name} must have {self.batch_size} rows, got {array.shape[0]}")
         return array
 
-    def _step(self, batch: np.ndarray, negatives: np.ndarray | None = None) -> dict[str, float]:
+    def _step(
+        self,
+        batch: np.ndarray,
+        negatives: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> dict[str, float]:
         started = time.perf_counter()
         stats: dict[str, float] = {}
+        fill_record: dict[str, float] = {}
+        if rows is not None:
+            batch, fill_record = self.missing_inputs.fill(rows)
         if negatives is None:
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
@@ -221,12 +322,15 @@ class ContrastiveDivergence:
             )
         if self.persistent:
             self._chains = negatives
+        if rows is not None:
+            self.missing_inputs.commit(rows, batch)
         record = {
             "energy_data": float(e_data),
             "energy_negative": float(e_negative),
             "energy_gap": float(e_negative - e_data),
             "grad_norm": float(grad_norm),
             **{f"stat_{key}": value for key, value in stats.items()},
+            **fill_record,
             **{
                 f"norm_{name}": float(np.linalg.norm(p.get_value(borrow=True)))
                 for name, p in zip(self.energy.param_names, self.energy.params, strict=True)
@@ -236,27 +340,37 @@ class ContrastiveDivergence:
         self._records.append(record)
         return record
 
-    def _next_batch(self, X: np.ndarray) -> np.ndarray:
+    def _next_batch(self, X: np.ndarray) -> np.ndarray | Minibatch:
         if self._order.size < self.batch_size:
             self._order = np.concatenate([self._order, self._batch_rng.permutation(len(X))])
         rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
+        if self.missing_inputs is not None:
+            return Minibatch(X[rows], rows)
         return X[rows]
 
     def minibatches(self, X: npt.ArrayLike, n_updates: int):
         """Yield ``n_updates`` minibatches of ``X``: shuffled epochs, ``batch_size`` rows each.
 
         ``fit(X, n)`` is ``partial_fit(b) for b in minibatches(X, n)`` (plus the
-        progress bar and the interruption handling).
+        progress bar and the interruption handling). With ``missing``, the
+        first call registers ``X`` as the training set and fills in its
+        missing entries at random; later calls must pass the same ``X``
+        (``ValueError`` otherwise), and the minibatches are
+        :class:`~pymc_ebm.training.Minibatch` ``(values, rows)``.
         """
-        X = self._check_data(X)
+        X = self._check_data(X, allow_nan=self.missing_inputs is not None)
         n_updates = positive_int("n_updates", n_updates)
         if len(X) < self.batch_size:
             raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
+        if self.missing_inputs is not None:
+            self.missing_inputs.attach(X)
         return (self._next_batch(X) for _ in range(n_updates))
 
     def fit(self, X: npt.ArrayLike, n_updates: int = 1000, progress: bool = True) -> xr.Dataset:
         """Run ``n_updates`` updates on random minibatches of ``X`` (shape ``(n, dim)``).
 
+        With ``missing``, ``X`` may hold ``NaN`` and must be the same
+        training set at every call (its filled-in values are kept per row).
         Interrupting with Ctrl-C stops after the last finished update and
         keeps its parameters and history (a ``RuntimeWarning`` says so).
 
@@ -269,10 +383,23 @@ class ContrastiveDivergence:
         with UpdateProgress(n_updates, enabled=progress) as bar:
             try:
                 for batch in batches:
-                    bar.advance(self._step(batch))
+                    if isinstance(batch, Minibatch):  # already checked by minibatches
+                        bar.advance(self._step(batch.values, rows=batch.rows))
+                    else:
+                        bar.advance(self._step(batch))
             except KeyboardInterrupt:
                 bar.interrupted(len(self._records))
         return self.history
+
+    @property
+    def filled(self) -> np.ndarray | None:
+        """Read-only view of the filled-in training set, shape ``(n, dim)``.
+
+        The observed entries of ``X`` and the current filled-in values of its
+        missing ones; ``None`` without ``missing`` or before the first
+        :meth:`fit`/:meth:`minibatches`.
+        """
+        return None if self.missing_inputs is None else self.missing_inputs.filled
 
     @property
     def history(self) -> xr.Dataset:
@@ -287,5 +414,10 @@ class ContrastiveDivergence:
         return xr.Dataset(
             data,
             coords={"update": np.arange(len(self._records))},
-            attrs={"sampler": str(self.sampler), "k": self.k, "batch_size": self.batch_size},
+            attrs={
+                "sampler": str(self.sampler),
+                "k": self.k,
+                "batch_size": self.batch_size,
+                "missing": str(self.missing),
+            },
         )
