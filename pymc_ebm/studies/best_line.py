@@ -160,8 +160,8 @@ def angle_error(direction: np.ndarray, normal: np.ndarray) -> float:
     """
     a = np.asarray(direction, dtype=float)
     b = np.asarray(normal, dtype=float)
-    cosine = abs(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.degrees(np.arccos(np.clip(cosine, 0.0, 1.0))))
+    # atan2 of |sin| and |cos|: accurate near 0° too, where arccos loses half the digits
+    return float(np.degrees(np.arctan2(abs(a[0] * b[1] - a[1] * b[0]), abs(a @ b))))
 
 
 def _unit(w: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
