@@ -330,7 +330,22 @@ def _families():
     mixture.set_params({"log_weights": np.array([60.0, -60.0, 0.1, 1e-30, -1 / 3])})
     net = pymc_ebm.MLPEnergy(2, hidden=(3, 2), box=(-1.0, 1.0), random_seed=RNG_SEED)
     net.set_params({"W0": np.full((2, 3), 1e30), "scale": np.array([1e-30, -1 / 3])})
+    constraints = pymc_ebm.FASConstraints(
+        rng.normal(size=(3, 2)), rng.normal(size=(2, 3)), [1.0, -1.0], [1.0, 2.0]
+    )
+    constraints.set_params(
+        {
+            "b": np.array([1e8, -1 / 3]),
+            "U": np.array([[1e-30, -1e-30, 0.7], [1 / 3, 2.0, -5.0]]),
+            "log_alpha": np.array([-800.0, 1 / 3]),
+        }
+    )
+    fixed_alpha = pymc_ebm.FASConstraints(
+        rng.normal(size=(2, 2)), [[1e-30, -1e-30]], [1e8], [1 / 3], learn_alpha=False
+    )
     return {
+        "constraints": constraints,
+        "constraints_fixed_alpha": fixed_alpha,
         "gaussian": gauss,
         "student_t": student,
         "unigauss": unigauss,
@@ -340,7 +355,16 @@ def _families():
     }
 
 
-FAMILIES = ["gaussian", "student_t", "unigauss", "mlp", "product", "mixture"]
+FAMILIES = [
+    "gaussian",
+    "student_t",
+    "unigauss",
+    "mlp",
+    "product",
+    "mixture",
+    "constraints",
+    "constraints_fixed_alpha",
+]
 
 
 @pytest.mark.parametrize("float_x", ["float64", "float32"])
