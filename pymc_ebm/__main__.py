@@ -1,4 +1,4 @@
-"""Command line: ``python -m pymc_ebm demo {unigauss,four-squares} --out DIR [--quick]``."""
+"""Command line: ``python -m pymc_ebm demo {arm,four-squares,unigauss} --out DIR [--quick]``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib
 import sys
 
 DEMOS = {
+    "arm": "pymc_ebm.studies.arm",
     "unigauss": "pymc_ebm.studies.unigauss_clusters",
     "four-squares": "pymc_ebm.studies.four_squares",
 }

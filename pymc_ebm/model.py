@@ -12,7 +12,7 @@ from pytensor.tensor.variable import TensorVariable
 from pymc_ebm._validation import positive_int
 from pymc_ebm.energies.base import Energy
 
-__all__ = ["energy_of", "hidden", "visible"]
+__all__ = ["energy_of", "hidden", "missing_layout", "visible"]
 
 _TAG_ENERGY = "ebm_energy"
 _TAG_ROLE = "ebm_role"
@@ -183,13 +183,35 @@ def check_observed(energy: Energy, observed: npt.ArrayLike) -> np.ndarray:
     return X
 
 
-def _missing_layout(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def missing_layout(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where each missing entry goes in the ``(n_incomplete, max_missing)`` free variable.
 
-    Returns the incomplete rows (indices into ``missing``), the columns of
-    each slot, shape ``(n_incomplete, max_missing)`` (``-1`` for a padded
-    slot), and the (incomplete-row, slot) index of every missing entry in
-    row-major order of ``missing[rows]``.
+    The layout :func:`visible` uses for ``observed`` data with ``NaN``;
+    step methods written for an imputation model read it to find the column
+    of each slot.
+
+    Parameters
+    ----------
+    missing : ndarray of bool, shape (n_rows, dim)
+        Where the data is missing.
+
+    Returns
+    -------
+    rows : ndarray of int, shape (n_incomplete,)
+        The incomplete rows (indices into ``missing``).
+    columns : ndarray of int, shape (n_incomplete, max_missing)
+        The column of each slot (``-1`` for a padded slot).
+    entry_row, entry_slot : ndarray of int
+        The (incomplete-row, slot) index of every missing entry, in
+        row-major order of ``missing[rows]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymc_ebm.model import missing_layout
+    >>> rows, columns, _, _ = missing_layout(np.array([[0, 1, 1], [0, 0, 0], [1, 0, 0]], bool))
+    >>> rows.tolist(), columns.tolist()
+    ([0, 2], [[1, 2], [0, -1]])
     """
     rows = np.flatnonzero(missing.any(axis=1))
     sub = missing[rows]
@@ -207,7 +229,7 @@ def _visible_with_missing(
 ) -> TensorVariable:
     """:func:`visible` with checked data ``X``: see its docstring for the variables made."""
     missing = np.isnan(X)
-    rows, columns, entry_row, entry_slot = _missing_layout(missing)
+    rows, columns, entry_row, entry_slot = missing_layout(missing)
     padded = columns < 0
     names = [name, f"{name}_missing", f"{name}_energy", f"{name}_padding"]
     taken = [n for n in names if n in model.named_vars]

@@ -11,27 +11,39 @@ constraints each unit combined (the lecture's bias table).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.util import get_random_generator, get_value_vars_from_user_vars
+from pytensor.graph.traversal import ancestors
 
 from pymc_ebm.datasets import link_lengths
 from pymc_ebm.energies.combine import ProductOfExperts
 from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
+from pymc_ebm.model import missing_layout
 from pymc_ebm.sampling import sample_fantasies
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
+    "ArmReflection",
     "ArmSettings",
     "bias_table",
+    "heldout_imputation",
     "link_difference_operators",
     "link_length_error",
     "make_energy",
+    "run",
     "sample_arm_fantasies",
     "train",
 ]
@@ -78,6 +90,7 @@ def make_energy(X: np.ndarray, settings: ArmSettings) -> tuple[FASConstraints, P
     X : ndarray, shape (n, 15)
         Training arms (``NaN`` allowed: ignored for the statistics).
     settings : ArmSettings
+        Sizes and seed.
 
     Returns
     -------
@@ -100,7 +113,7 @@ def make_energy(X: np.ndarray, settings: ArmSettings) -> tuple[FASConstraints, P
 
 def train(
     X: np.ndarray, settings: ArmSettings, **trainer_kwargs: Any
-) -> tuple[FASConstraints, ProductOfExperts, xr.Dataset, float]:
+) -> tuple[FASConstraints, ProductOfExperts, ContrastiveDivergence, float]:
     """Contrastive divergence with the HMC shortcut (momentum once, ``n_steps`` leapfrog steps).
 
     Parameters
@@ -108,13 +121,16 @@ def train(
     X : ndarray, shape (n, 15)
         Training arms.
     settings : ArmSettings
+        Sizes, learning rate, HMC settings and seed.
     **trainer_kwargs
         Extra keyword arguments of :class:`~pymc_ebm.ContrastiveDivergence`
         (e.g. the missing-input options).
 
     Returns
     -------
-    constraints, energy, history, seconds
+    constraints, energy, trainer, seconds
+        The trainer holds the history (and, with missing inputs, the
+        filled-in training arms ``trainer.filled``).
     """
     constraints, energy = make_energy(X, settings)
     trainer = ContrastiveDivergence(
@@ -130,8 +146,8 @@ def train(
         **trainer_kwargs,
     )
     started = time.perf_counter()
-    history = trainer.fit(X, n_updates=settings.n_updates, progress=False)
-    return constraints, energy, history, time.perf_counter() - started
+    trainer.fit(X, n_updates=settings.n_updates, progress=False)
+    return constraints, energy, trainer, time.perf_counter() - started
 
 
 def sample_arm_fantasies(energy: ProductOfExperts, starts: np.ndarray, settings: ArmSettings):
@@ -140,9 +156,11 @@ def sample_arm_fantasies(energy: ProductOfExperts, starts: np.ndarray, settings:
     Parameters
     ----------
     energy : ProductOfExperts
+        The trained energy.
     starts : ndarray, shape (chains * n_chains, 15)
         Complete arms to start from (the chains then move by themselves).
     settings : ArmSettings
+        Draws, tuning steps, chains, rows and seed.
 
     Returns
     -------
@@ -168,7 +186,9 @@ def link_length_error(arms: np.ndarray, lengths: np.ndarray) -> float:
     Parameters
     ----------
     arms : ndarray, shape (..., 15)
+        Joint coordinates.
     lengths : ndarray, shape (4,)
+        True link lengths.
 
     Returns
     -------
@@ -178,7 +198,7 @@ def link_length_error(arms: np.ndarray, lengths: np.ndarray) -> float:
 
 
 def link_difference_operators(n_joints: int = 5) -> np.ndarray:
-    """``D_l`` (3 × 3 n_joints) taking joint ``l + 1`` minus joint ``l``, shape ``(n_links, 3, 3 n_joints)``.
+    """Operators ``D_l``: joint ``l + 1`` minus joint ``l``, shape ``(n_links, 3, 3 n_joints)``.
 
     Examples
     --------
@@ -206,6 +226,7 @@ def bias_table(constraints: FASConstraints, lengths: np.ndarray) -> pd.DataFrame
     Parameters
     ----------
     constraints : FASConstraints
+        The trained constraint network.
     lengths : ndarray, shape (n_links,)
         True link lengths.
 
@@ -237,3 +258,290 @@ def bias_table(constraints: FASConstraints, lengths: np.ndarray) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows).set_index("unit")
+
+
+class ArmReflection(BlockedStep):
+    """Mirror a missing end joint through its neighbour: a Metropolis move between the arm's modes.
+
+    When coordinates of an end joint of an arm (the base or the tip) are
+    missing, the link constraint ``|Δ|² = l²`` leaves two solutions, one on
+    each side of the neighbouring joint, separated by a high energy barrier:
+    NUTS stays on one side. This step proposes, per incomplete row, the
+    mirror image ``x' = 2 a − x`` of the missing coordinates of one end joint
+    through the same coordinates ``a`` of its neighbour (observed, or their
+    current values), and accepts it with probability ``min(1, p(x')/p(x))``.
+    The map is its own inverse with unit Jacobian and the rows are
+    independent chains of the imputation model, so the per-row test leaves
+    the posterior invariant. Use it with NUTS in one compound step.
+
+    Parameters
+    ----------
+    vars : list of TensorVariable
+        The free variable of the missing entries (``f"{name}_missing"``, from
+        :func:`pymc_ebm.visible` with ``observed``; an energy without a box).
+    observed : ndarray, shape (n_rows, 3 * n_joints)
+        The data given to :func:`pymc_ebm.visible`, with ``NaN``.
+    model, rng, initial_point, compile_kwargs, blocked
+        As for PyMC's step methods.
+
+    Notes
+    -----
+    Statistics per draw: ``tune`` and ``reflect_accept``, the fraction of
+    proposed mirror images that were accepted.
+    """
+
+    name = "arm_reflection"
+    stats_dtypes_shapes = {"tune": (bool, []), "reflect_accept": (np.float64, [])}
+    _state_class = StepMethodState
+
+    def __init__(
+        self,
+        vars: list,
+        observed: np.ndarray,
+        *,
+        model: pm.Model | None = None,
+        rng: Any = None,
+        initial_point: dict | None = None,
+        compile_kwargs: dict | None = None,
+        blocked: bool = True,
+    ) -> None:
+        model = pm.modelcontext(model)
+        self.vars = get_value_vars_from_user_vars(vars, model)
+        if len(self.vars) != 1 or model.rvs_to_transforms.get(model.values_to_rvs[self.vars[0]]):
+            raise ValueError(
+                "ArmReflection takes the one untransformed variable of missing entries"
+            )
+        value = self.vars[0]
+        observed = np.asarray(observed, dtype=float)
+        missing = np.isnan(observed)
+        rows, columns, _, _ = missing_layout(missing)
+        n_joints = observed.shape[1] // 3
+        self.moves = [
+            _mirror_move(observed, rows, columns, end, neighbour)
+            for end, neighbour in ((0, 1), (n_joints - 1, n_joints - 2))
+        ]
+        self.moves = [move for move in self.moves if move[0].size]
+        terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
+        row_logp = sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
+        self._logp = pytensor.function([value], row_logp, **(compile_kwargs or {}))
+        self.value_name = value.name
+        self.blocked = blocked
+        self.rng = get_random_generator(rng)
+        self.tune = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+    def setup_chain(self, rng: Any, tune: int, draws: int) -> None:
+        """Take the chain's generator (nothing is tuned)."""
+        super().setup_chain(rng, tune, draws)
+        self.tune = tune > 0
+
+    def reset_tuning(self) -> None:
+        """Nothing to tune."""
+
+    def step(self, point: dict) -> tuple[dict, list]:
+        """One mirror proposal per incomplete row and end joint with missing coordinates."""
+        x = np.array(point[self.value_name])
+        current = self._logp(x)
+        proposed_total = accepted_total = 0
+        for move_rows, move_slots, partner_slots, partner_values in self.moves:
+            partner = np.where(
+                partner_slots >= 0, x[move_rows, np.maximum(partner_slots, 0)], partner_values
+            )
+            proposal = x.copy()
+            proposal[move_rows, move_slots] = 2.0 * partner - x[move_rows, move_slots]
+            new = self._logp(proposal)
+            touched = np.unique(move_rows)
+            with np.errstate(invalid="ignore"):
+                log_ratio = new[touched] - current[touched]
+            accept = np.log(self.rng.random(touched.size)) < np.nan_to_num(log_ratio, nan=-np.inf)
+            x[touched[accept]] = proposal[touched[accept]]
+            current[touched[accept]] = new[touched[accept]]
+            proposed_total += touched.size
+            accepted_total += int(accept.sum())
+        new_point = dict(point)
+        new_point[self.value_name] = x
+        rate = accepted_total / proposed_total if proposed_total else np.nan
+        return new_point, [{"tune": bool(self.tune), "reflect_accept": rate}]
+
+    @staticmethod
+    def competence(var: Any, has_grad: bool = False) -> Competence:
+        """Never chosen automatically."""
+        return Competence.INCOMPATIBLE
+
+
+def _mirror_move(
+    observed: np.ndarray, rows: np.ndarray, columns: np.ndarray, end: int, neighbour: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Slots of the missing coordinates of joint ``end`` and where their mirror partners are.
+
+    Returns the (incomplete-row, slot) indices of the moved entries, the slot
+    of each partner coordinate (``-1`` when it is observed) and the observed
+    partner values (``NaN`` where the partner is a free slot).
+    """
+    move_rows, move_slots, partner_slots, partner_values = [], [], [], []
+    for r, row in enumerate(rows):
+        slot_of = {int(c): s for s, c in enumerate(columns[r]) if c >= 0}
+        for axis in range(3):
+            column = 3 * end + axis
+            if column not in slot_of:
+                continue
+            partner = 3 * neighbour + axis
+            move_rows.append(r)
+            move_slots.append(slot_of[column])
+            partner_slots.append(slot_of.get(partner, -1))
+            partner_values.append(observed[row, partner])
+    as_int = lambda values: np.asarray(values, dtype=int)  # noqa: E731
+    return (
+        as_int(move_rows),
+        as_int(move_slots),
+        as_int(partner_slots),
+        np.asarray(partner_values, dtype=float),
+    )
+
+
+def heldout_imputation(
+    energy: ProductOfExperts, train_means: np.ndarray, settings: ArmSettings
+) -> dict[str, Any]:
+    """Impute held-out arms with ``missing_fraction`` of their entries missing.
+
+    NUTS moves the missing entries and :class:`ArmReflection` moves a
+    missing end joint between its two mirror-image solutions, in one
+    compound step.
+
+    Parameters
+    ----------
+    energy : ProductOfExperts
+        The trained energy.
+    train_means : ndarray, shape (15,)
+        Column means of the training data (the baseline imputation).
+    settings : ArmSettings
+        Held-out size, missing fraction, draws, chains and seed.
+
+    Returns
+    -------
+    dict
+        ``imputation_rmse_ratio`` (RMSE of the posterior-mean imputation
+        over that of column-mean imputation), ``interval_coverage_90``
+        (share of true values inside the central 90 % posterior intervals),
+        ``rhat_max`` of the imputed entries, ``reflect_accept``, and for
+        plots ``truth``, ``observed``, ``filled``, ``lower``, ``upper``.
+    """
+    from pymc_ebm.datasets import arm
+    from pymc_ebm.imputation import impute
+
+    truth, _ = arm(settings.n_heldout, random_seed=settings.seed + 1000)
+    observed, _ = arm(
+        settings.n_heldout,
+        missing_fraction=settings.missing_fraction,
+        random_seed=settings.seed + 1000,
+    )
+    missing = np.isnan(observed)
+
+    def steps(model: pm.Model) -> list:
+        free = model["x_missing"]
+        return [pm.NUTS([free], model=model), ArmReflection([free], observed, model=model)]
+
+    filled, idata = impute(
+        energy,
+        observed,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        step=steps,
+        random_seed=settings.seed + 3,
+    )
+    draws = idata.posterior["x"].values
+    lower, upper = np.quantile(draws, [0.05, 0.95], axis=(0, 1))
+    baseline = np.broadcast_to(train_means, truth.shape)
+    rmse = np.sqrt(np.mean((filled[missing] - truth[missing]) ** 2))
+    rmse_baseline = np.sqrt(np.mean((baseline[missing] - truth[missing]) ** 2))
+    inside = (truth[missing] >= lower[missing]) & (truth[missing] <= upper[missing])
+    rhat = az.rhat(idata, var_names=["x_missing"])["x_missing"].values
+    return {
+        "imputation_rmse_ratio": float(rmse / rmse_baseline),
+        "interval_coverage_90": float(inside.mean()),
+        "rhat_max": float(np.nanmax(rhat)),
+        "reflect_accept": float(idata["sample_stats"]["reflect_accept"].mean()),
+        "n_imputed": int(missing.sum()),
+        "truth": truth,
+        "observed": observed,
+        "filled": filled,
+        "lower": lower,
+        "upper": upper,
+    }
+
+
+def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
+    """The whole study: best line, the arm from complete and from incomplete data, imputation.
+
+    Writes figures and ``summary.json`` to ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Where figures and ``summary.json`` go (created).
+    quick : bool
+        Use :meth:`ArmSettings.quick` (seconds, for tests).
+    seed : int, default 0
+        Seeds the data, the initial networks, the samplers and the best-line example.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from pymc_ebm.datasets import arm
+    from pymc_ebm.studies import arm_figures as figures
+    from pymc_ebm.studies.best_line import best_line, plot_best_line
+
+    settings = ArmSettings.quick(seed) if quick else ArmSettings(seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    line = best_line(random_seed=seed, quick=quick)
+    plot_best_line(line, out / "best_line.png")
+
+    X, lengths = arm(settings.n_data, random_seed=seed)
+    constraints, energy, trainer, seconds = train(X, settings)
+    fantasies = sample_arm_fantasies(energy, X[: settings.chains * settings.n_chains], settings)
+    arms = fantasies.posterior["v"].values
+    table = bias_table(constraints, lengths)
+
+    X_missing, _ = arm(
+        settings.n_data, missing_fraction=settings.missing_fraction, random_seed=seed
+    )
+    _, energy_missing, trainer_missing, seconds_missing = train(
+        X_missing,
+        settings,
+        missing="hmc",
+        missing_kwargs={"n_draws": 1, "n_steps": settings.n_steps, "step_size": 0.02},
+    )
+    starts = trainer_missing.filled[: settings.chains * settings.n_chains]
+    arms_missing = sample_arm_fantasies(energy_missing, starts, settings).posterior["v"].values
+
+    imputation = heldout_imputation(energy, X.mean(axis=0), settings)
+    fitted = table["residual"] < 0.1
+    relative = (table["bias"] - table["implied_bias"]).abs() / table["implied_bias"].abs()
+    result: dict[str, Any] = {
+        "seed": seed,
+        "link_length_error": link_length_error(arms, lengths),
+        "link_length_error_missing": link_length_error(arms_missing, lengths),
+        "bias_table": table.reset_index().to_dict(orient="records"),
+        "bias_units_fitted": int(fitted.sum()),
+        "bias_units_within_10pct": int((fitted & (relative <= 0.1)).sum()),
+        **{k: v for k, v in imputation.items() if np.isscalar(v)},
+        "angle_error_gaussian": line["angle_error_gaussian"],
+        "angle_error_student_t": line["angle_error_student_t"],
+        "train_seconds": seconds,
+        "train_seconds_missing": seconds_missing,
+    }
+    print(table.round(3))
+    figures.link_lengths_figure(arms, arms_missing, lengths, out / "link_lengths.png")
+    figures.bias_figure(table, out / "bias_table.png")
+    figures.imputation_figure(imputation, out / "imputation.png")
+    figures.training_figure(trainer.history, trainer_missing.history, out / "training.png")
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return result

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm._validation import finite_float, positive_int  # justified: a package module
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.energies.student_t import StudentT
 from pymc_ebm.training import ContrastiveDivergence
