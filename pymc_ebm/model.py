@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import numpy.typing as npt
 import pymc as pm
@@ -247,7 +249,9 @@ def _visible_with_missing(
             upper = np.where(padded, 1.0, high[columns])
             free = pm.Uniform(names[1], lower=lower, upper=upper, shape=shape)
         else:
-            means = np.nan_to_num(np.nanmean(np.where(missing, np.nan, X), axis=0))
+            with warnings.catch_warnings():  # a column missing in every row starts at 0
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = np.nan_to_num(np.nanmean(np.where(missing, np.nan, X), axis=0))
             start = np.where(padded, 0.0, means[columns])
             free = pm.Flat(names[1], shape=shape, initval=start)
             if padded.any():

@@ -1,0 +1,89 @@
+"""The arm study: the bias table on a hand-set network, and the mirror move against quadrature."""
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import integrate
+
+import pymc_ebm
+from pymc_ebm.studies.arm import ArmReflection, bias_table, link_difference_operators
+
+LENGTHS = np.array([1.2, 0.9, 1.4, 0.6])
+Z = 4.0
+
+
+def hand_set_network(lengths, alpha=1.0):
+    """One unit per link: the sum of the squared coordinate differences minus l²."""
+    D = link_difference_operators(len(lengths) + 1)
+    W = D.reshape(-1, D.shape[-1])  # 3 filters per link
+    U = np.kron(np.eye(len(lengths)), np.ones((1, 3)))
+    return pymc_ebm.FASConstraints(W, U, -(lengths**2), np.full(len(lengths), alpha))
+
+
+def test_bias_table_reads_a_hand_set_network_exactly():
+    table = bias_table(hand_set_network(LENGTHS), LENGTHS)
+    np.testing.assert_allclose(table["residual"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(table["implied_bias"], -(LENGTHS**2), rtol=1e-12)
+    np.testing.assert_allclose(table[[f"a_{i}" for i in range(1, 5)]], np.eye(4), atol=1e-12)
+
+
+def test_bias_table_reads_a_superposition_of_two_links():
+    net = hand_set_network(LENGTHS)
+    U = net.get_params()["U"]
+    U[0] = 2.0 * U[0] - 0.5 * U[2]  # unit 0: 2 × link 1 − 0.5 × link 3
+    net.set_params({"U": U, "b": np.array([-(2 * 1.44 - 0.5 * 1.96), -0.81, -1.96, -0.36])})
+    row = bias_table(net, LENGTHS).loc[0]
+    assert row["residual"] < 1e-12
+    assert row["a_1"] == pytest.approx(2.0) and row["a_3"] == pytest.approx(-0.5)
+    assert row["implied_bias"] == pytest.approx(row["bias"])
+
+
+def test_mirror_moves_give_both_solutions_their_exact_mass():
+    """Two joints, one link of length 1: the tip's x is missing, so x = ±0.933 fit the link.
+
+    An off-centre Gaussian expert gives the two solutions different masses;
+    NUTS alone never crosses between them, NUTS + ArmReflection must give
+    P(x > 0) and E[x] of the exact 1-D conditional.
+    """
+    link = hand_set_network(np.array([1.0]), alpha=40.0)  # a barrier of about 13 nats at x = 0
+    mu = np.array([[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+    energy = link * pymc_ebm.Gaussian(mu=mu, sigma=np.full((1, 6), 1.0))
+    n_rows = 20
+    observed = np.tile([0.0, 0.0, 0.0, np.nan, 0.3, 0.2], (n_rows, 1))
+
+    grid = np.linspace(-6.0, 6.0, 120_001)
+    rows = np.tile([0.0, 0.0, 0.0, 0.0, 0.3, 0.2], (grid.size, 1))
+    rows[:, 3] = grid
+    energies = energy.energy_fn()(rows)
+    density = np.exp(-(energies - energies.min()))
+    z = integrate.trapezoid(density, grid)
+    p_right = integrate.trapezoid(np.where(grid > 0, density, 0.0), grid) / z
+    mean = integrate.trapezoid(grid * density, grid) / z
+    assert 0.6 < p_right < 0.95  # the masses differ, and both are sizeable
+
+    def steps(model):
+        free = model["x_missing"]
+        return [pm.NUTS([free], model=model), ArmReflection([free], observed, model=model)]
+
+    _, idata = pymc_ebm.impute(
+        energy, observed, draws=600, tune=300, chains=1, step=steps, random_seed=3
+    )
+    x = idata.posterior["x_missing"].values[0, :, :, 0]  # (draws, rows): rows are chains
+    right = (x > 0).astype(float)
+    # every row visits both solutions (a row of NUTS alone stays on one side)
+    assert np.all((right.mean(axis=0) > 0.5) & (right.mean(axis=0) < 0.99))
+    # rows are independent chains: the spread of their averages gives the standard error
+    for values, truth in ((right, p_right), (x, mean)):
+        row_means = values.mean(axis=0)
+        standard_error = row_means.std(ddof=1) / np.sqrt(n_rows)
+        assert abs(row_means.mean() - truth) < Z * standard_error, (row_means.mean(), truth)
+    assert 0.2 < float(idata.sample_stats["reflect_accept"].mean()) < 0.95
+
+
+def test_mirror_move_refuses_a_transformed_variable():
+    energy = pymc_ebm.UniGauss([[0.5] * 6], [[0.1] * 6], [0.5])
+    observed = np.tile([0.5, 0.5, 0.5, np.nan, 0.5, 0.5], (3, 1))
+    with pm.Model() as model:
+        pymc_ebm.visible("x", energy, observed=observed)
+        with pytest.raises(ValueError, match="untransformed"):
+            ArmReflection([model["x_missing"]], observed)
