@@ -538,10 +538,10 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
         "train_seconds_missing": seconds_missing,
     }
     print(table.round(3))
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
     figures.link_lengths_figure(arms, arms_missing, lengths, out / "link_lengths.png")
     figures.bias_figure(table, out / "bias_table.png")
     figures.imputation_figure(imputation, out / "imputation.png")
     figures.training_figure(trainer.history, trainer_missing.history, out / "training.png")
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
     return result
