@@ -87,3 +87,45 @@ def test_mirror_move_refuses_a_transformed_variable():
         pymc_ebm.visible("x", energy, observed=observed)
         with pytest.raises(ValueError, match="untransformed"):
             ArmReflection([model["x_missing"]], observed)
+
+
+def test_mirror_moves_of_an_inner_joint_give_both_solutions_their_exact_mass():
+    """Three joints, two links: the middle joint's x and y are missing, z is observed.
+
+    The two points where the spheres around its neighbours meet the plane of
+    its z are mirror images in the plane through the neighbours that contains
+    the z axis; an off-centre Gaussian expert gives them different masses.
+    """
+    network = hand_set_network(np.array([1.0, 0.9]), alpha=40.0)
+    mu = np.zeros((1, 9))
+    mu[0, 3] = 0.6  # pulls the middle joint towards +x
+    energy = network * pymc_ebm.Gaussian(mu=mu, sigma=np.full((1, 9), 1.0))
+    a, b, z = np.array([0.0, 0.0, 0.0]), np.array([0.2, 1.2, 0.1]), 0.15
+    n_rows = 20
+    observed = np.tile([*a, np.nan, np.nan, z, *b], (n_rows, 1))
+
+    grid = np.linspace(-2.5, 2.5, 801)
+    gx, gy = np.meshgrid(grid, grid, indexing="ij")
+    rows = np.tile([*a, 0.0, 0.0, z, *b], (gx.size, 1))
+    rows[:, 3], rows[:, 4] = gx.ravel(), gy.ravel()
+    energies = energy.energy_fn()(rows)
+    density = np.exp(-(energies - energies.min()))
+    normal = np.cross(b - a, [0.0, 0.0, 1.0])
+    side = (rows[:, 3:6] - a) @ normal > 0
+    p_side = density[side].sum() / density.sum()
+    assert 0.6 < p_side < 0.95 or 0.05 < p_side < 0.4
+
+    def steps(model):
+        free = model["x_missing"]
+        return [pm.NUTS([free], model=model), ArmReflection([free], observed, model=model)]
+
+    _, idata = pymc_ebm.impute(
+        energy, observed, draws=600, tune=300, chains=1, step=steps, random_seed=5
+    )
+    xy = idata.posterior["x_missing"].values[0]  # (draws, rows, 2)
+    offsets = (np.concatenate([xy, np.full((*xy.shape[:2], 1), z)], axis=2) - a) @ normal
+    on_side = (offsets > 0).astype(float)
+    fractions = on_side.mean(axis=0)
+    assert np.all((fractions > 0.02) & (fractions < 0.98))  # every row visits both
+    standard_error = fractions.std(ddof=1) / np.sqrt(n_rows)
+    assert abs(fractions.mean() - p_side) < Z * standard_error, (fractions.mean(), p_side)

@@ -261,18 +261,29 @@ def bias_table(constraints: FASConstraints, lengths: np.ndarray) -> pd.DataFrame
 
 
 class ArmReflection(BlockedStep):
-    """Mirror a missing end joint through its neighbour: a Metropolis move between the arm's modes.
+    """Mirror moves of joints with missing coordinates: Metropolis jumps between the arm's modes.
 
-    When coordinates of an end joint of an arm (the base or the tip) are
-    missing, the link constraint ``|Δ|² = l²`` leaves two solutions, one on
-    each side of the neighbouring joint, separated by a high energy barrier:
-    NUTS stays on one side. This step proposes, per incomplete row, the
-    mirror image ``x' = 2 a − x`` of the missing coordinates of one end joint
-    through the same coordinates ``a`` of its neighbour (observed, or their
-    current values), and accepts it with probability ``min(1, p(x')/p(x))``.
-    The map is its own inverse with unit Jacobian and the rows are
-    independent chains of the imputation model, so the per-row test leaves
-    the posterior invariant. Use it with NUTS in one compound step.
+    A joint with missing coordinates must keep its links' lengths. For an end
+    joint (the base or the tip) that leaves two or more solutions on the
+    sphere around its neighbour; for an inner joint with two or three missing
+    coordinates, two or more points of the circle where the spheres around its
+    two neighbours meet. They are separated by high energy barriers, which
+    NUTS does not cross. This step proposes, per incomplete row and joint with
+    missing coordinates, a mirror image that keeps the joint's distances to its
+    neighbours and its observed coordinates:
+
+    * an end joint: the missing coordinates reflected through the same
+      coordinates ``a`` of its neighbour, ``x' = 2 a − x``;
+    * an inner joint with two missing coordinates: the reflection of the joint
+      in the plane through its neighbours ``A``, ``B`` that contains the axis
+      of the observed coordinate (normal ``n ∝ (B − A) × e_t``);
+    * an inner joint with three missing coordinates: the reflection in a plane
+      through ``A`` and ``B`` with a random orientation.
+
+    Each map is its own inverse with unit Jacobian (the neighbours do not move),
+    and the proposal is accepted with probability ``min(1, p(x')/p(x))`` per
+    row; the rows are independent chains of the imputation model, so the step
+    leaves the posterior invariant. Use it with NUTS in one compound step.
 
     Parameters
     ----------
@@ -315,12 +326,13 @@ class ArmReflection(BlockedStep):
         observed = np.asarray(observed, dtype=float)
         missing = np.isnan(observed)
         rows, columns, _, _ = missing_layout(missing)
-        n_joints = observed.shape[1] // 3
-        self.moves = [
-            _mirror_move(observed, rows, columns, end, neighbour)
-            for end, neighbour in ((0, 1), (n_joints - 1, n_joints - 2))
-        ]
-        self.moves = [move for move in self.moves if move[0].size]
+        self.base = np.where(missing, 0.0, observed)[rows]  # (n_incomplete, dim)
+        self.slot_of = np.full(self.base.shape, -1)
+        for r in range(rows.size):
+            for slot, column in enumerate(columns[r]):
+                if column >= 0:
+                    self.slot_of[r, column] = slot
+        self.n_joints = observed.shape[1] // 3
         terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
         row_logp = sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
         self._logp = pytensor.function([value], row_logp, **(compile_kwargs or {}))
@@ -328,9 +340,6 @@ class ArmReflection(BlockedStep):
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
     def setup_chain(self, rng: Any, tune: int, draws: int) -> None:
         """Take the chain's generator (nothing is tuned)."""
@@ -340,25 +349,61 @@ class ArmReflection(BlockedStep):
     def reset_tuning(self) -> None:
         """Nothing to tune."""
 
+    def _full_rows(self, x: np.ndarray) -> np.ndarray:
+        full = self.base.copy()
+        free = self.slot_of >= 0
+        full[free] = x[np.nonzero(free)[0], self.slot_of[free]]
+        return full
+
+    def _mirror(self, full: np.ndarray, joint: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows that have a move for ``joint``, and the joint's mirrored coordinates there."""
+        cols = slice(3 * joint, 3 * joint + 3)
+        lost = self.slot_of[:, cols] >= 0  # (n_incomplete, 3)
+        count = lost.sum(axis=1)
+        point = full[:, cols]
+        if joint in (0, self.n_joints - 1):
+            neighbour = 1 if joint == 0 else self.n_joints - 2
+            anchor = full[:, 3 * neighbour : 3 * neighbour + 3]
+            rows = np.flatnonzero(count > 0)
+            mirrored = np.where(lost, 2.0 * anchor - point, point)
+            return rows, mirrored[rows]
+        a = full[:, 3 * joint - 3 : 3 * joint]
+        b = full[:, 3 * joint + 3 : 3 * joint + 6]
+        axis = b - a
+        axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-300)
+        kept = np.where(count == 2, np.argmin(lost, axis=1), 0)  # the observed coordinate
+        normal = np.cross(axis, np.eye(3)[kept])
+        random = self.rng.standard_normal(axis.shape)
+        random -= np.sum(random * axis, axis=1, keepdims=True) * axis
+        normal = np.where((count == 3)[:, None], random, normal)
+        length = np.linalg.norm(normal, axis=1, keepdims=True)
+        rows = np.flatnonzero((count >= 2) & (length[:, 0] > 1e-9))
+        normal = normal / np.maximum(length, 1e-300)
+        offset = np.sum((point - a) * normal, axis=1, keepdims=True)
+        return rows, (point - 2.0 * offset * normal)[rows]
+
     def step(self, point: dict) -> tuple[dict, list]:
-        """One mirror proposal per incomplete row and end joint with missing coordinates."""
+        """One mirror proposal per incomplete row and joint with missing coordinates."""
         x = np.array(point[self.value_name])
         current = self._logp(x)
         proposed_total = accepted_total = 0
-        for move_rows, move_slots, partner_slots, partner_values in self.moves:
-            partner = np.where(
-                partner_slots >= 0, x[move_rows, np.maximum(partner_slots, 0)], partner_values
-            )
+        for joint in range(self.n_joints):
+            rows, mirrored = self._mirror(self._full_rows(x), joint)
+            if not rows.size:
+                continue
             proposal = x.copy()
-            proposal[move_rows, move_slots] = 2.0 * partner - x[move_rows, move_slots]
+            slots = self.slot_of[rows, 3 * joint : 3 * joint + 3]
+            for axis in range(3):
+                free = slots[:, axis] >= 0
+                proposal[rows[free], slots[free, axis]] = mirrored[free, axis]
             new = self._logp(proposal)
-            touched = np.unique(move_rows)
             with np.errstate(invalid="ignore"):
-                log_ratio = new[touched] - current[touched]
-            accept = np.log(self.rng.random(touched.size)) < np.nan_to_num(log_ratio, nan=-np.inf)
-            x[touched[accept]] = proposal[touched[accept]]
-            current[touched[accept]] = new[touched[accept]]
-            proposed_total += touched.size
+                log_ratio = new[rows] - current[rows]
+            accept = np.log(self.rng.random(rows.size)) < np.nan_to_num(log_ratio, nan=-np.inf)
+            moved = rows[accept]
+            x[moved] = proposal[moved]
+            current[moved] = new[moved]
+            proposed_total += rows.size
             accepted_total += int(accept.sum())
         new_point = dict(point)
         new_point[self.value_name] = x
@@ -369,36 +414,6 @@ class ArmReflection(BlockedStep):
     def competence(var: Any, has_grad: bool = False) -> Competence:
         """Never chosen automatically."""
         return Competence.INCOMPATIBLE
-
-
-def _mirror_move(
-    observed: np.ndarray, rows: np.ndarray, columns: np.ndarray, end: int, neighbour: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Slots of the missing coordinates of joint ``end`` and where their mirror partners are.
-
-    Returns the (incomplete-row, slot) indices of the moved entries, the slot
-    of each partner coordinate (``-1`` when it is observed) and the observed
-    partner values (``NaN`` where the partner is a free slot).
-    """
-    move_rows, move_slots, partner_slots, partner_values = [], [], [], []
-    for r, row in enumerate(rows):
-        slot_of = {int(c): s for s, c in enumerate(columns[r]) if c >= 0}
-        for axis in range(3):
-            column = 3 * end + axis
-            if column not in slot_of:
-                continue
-            partner = 3 * neighbour + axis
-            move_rows.append(r)
-            move_slots.append(slot_of[column])
-            partner_slots.append(slot_of.get(partner, -1))
-            partner_values.append(observed[row, partner])
-    as_int = lambda values: np.asarray(values, dtype=int)  # noqa: E731
-    return (
-        as_int(move_rows),
-        as_int(move_slots),
-        as_int(partner_slots),
-        np.asarray(partner_values, dtype=float),
-    )
 
 
 def heldout_imputation(
