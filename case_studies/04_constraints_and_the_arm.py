@@ -146,12 +146,14 @@ table.round(3)
 #
 # Held-out arms with 10 % of their entries missing: `pymc_ebm.visible(...,
 # observed=X)` makes the missing entries free PyMC variables and the observed
-# ones constants, and `pymc_ebm.impute` samples them. When coordinates of an
-# end joint are missing, the link leaves two mirror-image solutions separated
-# by a high energy barrier; `ArmReflection` proposes the mirror image, next to
-# NUTS in one compound step. Inner joints with several missing coordinates can
-# also have two solutions (the intersection of two spheres with a plane); no
-# move crosses between those, and R-hat shows it.
+# ones constants, and `pymc_ebm.impute` samples them. When coordinates of a
+# joint are missing, its links can leave two mirror-image solutions separated
+# by a high energy barrier (an end joint: the two sides of its neighbour; an
+# inner joint with two or three missing coordinates: two points of the circle
+# where the spheres around its neighbours meet). `ArmReflection` proposes the
+# mirror image, next to NUTS in one compound step. Rows where two adjacent
+# joints both miss coordinates can have modes that no single mirror move
+# connects; R-hat shows them.
 
 # %%
 imputation = study.heldout_imputation(energy, X.mean(axis=0), settings)
