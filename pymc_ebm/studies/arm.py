@@ -210,7 +210,7 @@ def link_difference_operators(n_joints: int = 5) -> np.ndarray:
     n_links = n_joints - 1
     D = np.zeros((n_links, 3, 3 * n_joints))
     for link in range(n_links):
-        D[link, :, 3 * link : 3 * link + 3] = -np.eye(3)
+        D[link, :, 3 * link : 3 * link + 3] = -np.eye(3) + 0.0  # no negative zeros
         D[link, :, 3 * link + 3 : 3 * link + 6] = np.eye(3)
     return D
 
