@@ -16,12 +16,12 @@ from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from
 from pytensor.graph.basic import Variable
 
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
-from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
+from pymc_ebm.step_methods.unigauss_gibbs import ModelFreeCopy, _other_terms, _resolve
 
 __all__ = ["BoxJump"]
 
 
-class BoxJump(BlockedStep):
+class BoxJump(ModelFreeCopy, BlockedStep):
     """Per-row independence Metropolis: propose a uniform point of the box, accept by energy.
 
     For a visible variable made by :func:`pymc_ebm.visible` over an energy
@@ -81,6 +81,7 @@ class BoxJump(BlockedStep):
     name = "box_jump"
     stats_dtypes_shapes = {"tune": (bool, []), "jump_accept": (np.float64, [])}
     _state_class = StepMethodState
+    _recompiled = ("_energy_fn",)  # recompiled where it is copied or unpickled
 
     def __init__(
         self,
@@ -112,11 +113,6 @@ class BoxJump(BlockedStep):
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_energy_fn"] = None  # recompiled where it is unpickled
-        return state
 
     def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
         """Take the chain's generator (nothing is tuned)."""

@@ -33,6 +33,7 @@ from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.model import missing_layout
 from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.step_methods.unigauss_gibbs import ModelFreeCopy
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
@@ -267,7 +268,7 @@ def bias_table(constraints: FASConstraints, lengths: np.ndarray) -> pd.DataFrame
     return pd.DataFrame(rows).set_index("unit")
 
 
-class ArmReflection(BlockedStep):
+class ArmReflection(ModelFreeCopy, BlockedStep):
     """Mirror moves of joints with missing coordinates: Metropolis jumps between the arm's modes.
 
     A joint with missing coordinates must keep its links' lengths. For an end
@@ -311,6 +312,7 @@ class ArmReflection(BlockedStep):
     name = "arm_reflection"
     stats_dtypes_shapes = {"tune": (bool, []), "reflect_accept": (np.float64, [])}
     _state_class = StepMethodState
+    _recompiled = ("_logp_fn",)  # recompiled where it is copied or unpickled
 
     def __init__(
         self,
@@ -342,7 +344,9 @@ class ArmReflection(BlockedStep):
         self.n_joints = observed.shape[1] // 3
         terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
         row_logp = sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
-        self._logp = pytensor.function([value], row_logp, **(compile_kwargs or {}))
+        self._logp_graph = ([value], row_logp)  # the graph, not the model
+        self._compile_kwargs = dict(compile_kwargs or {})
+        self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked
         self.rng = get_random_generator(rng)
@@ -355,6 +359,12 @@ class ArmReflection(BlockedStep):
 
     def reset_tuning(self) -> None:
         """Nothing to tune."""
+
+    def _logp(self, x: np.ndarray) -> np.ndarray:
+        """Log density of each incomplete row, shape ``(n_incomplete,)``."""
+        if self._logp_fn is None:
+            self._logp_fn = pytensor.function(*self._logp_graph, **self._compile_kwargs)
+        return self._logp_fn(x)
 
     def _full_rows(self, x: np.ndarray) -> np.ndarray:
         full = self.base.copy()
