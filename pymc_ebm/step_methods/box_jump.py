@@ -36,9 +36,11 @@ class BoxJump(ModelFreeCopy, BlockedStep):
 
     Parameters
     ----------
-    vars : list of TensorVariable
-        One visible variable registered over an energy with a box
-        (``UniGauss``, ``MLPEnergy(box=...)``), shape ``(n_chains, dim)``.
+    vars : list of TensorVariable, optional
+        One visible variable (random or value variable) registered over an
+        energy with a box (``UniGauss``, ``MLPEnergy(box=...)``), shape
+        ``(n_chains, dim)``. Default: the model's only free visible variable
+        with a box (a ``ValueError`` if there is none or several).
     model : pm.Model, optional
         Defaults to the model on the context stack.
     rng : RandomGenerator, optional
@@ -85,7 +87,7 @@ class BoxJump(ModelFreeCopy, BlockedStep):
 
     def __init__(
         self,
-        vars: Sequence[Variable] | Variable,
+        vars: Sequence[Variable] | Variable | None = None,
         *,
         model: pm.Model | None = None,
         rng: RandomGenerator = None,
@@ -94,7 +96,9 @@ class BoxJump(ModelFreeCopy, BlockedStep):
         blocked: bool = True,
     ) -> None:
         model = pm.modelcontext(model)
-        if not isinstance(vars, list | tuple):
+        if vars is None:
+            vars = [_box_visible(model, None, "BoxJump")]
+        elif not isinstance(vars, list | tuple):
             vars = [vars]
         self.vars = get_value_vars_from_user_vars(vars, model)
         if len(self.vars) != 1:
@@ -193,7 +197,9 @@ def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
     return None
 
 
-def _box_visible(model: pm.Model, vars: Variable | str | None) -> Variable:
+def _box_visible(
+    model: pm.Model, vars: Variable | str | None, caller: str = "hmc_with_box_jumps"
+) -> Variable:
     """The visible variable to move: ``vars`` (a variable or name), or the model's only one."""
     if vars is not None:
         return model[vars] if isinstance(vars, str) else vars
@@ -205,7 +211,7 @@ def _box_visible(model: pm.Model, vars: Variable | str | None) -> Variable:
     if len(candidates) != 1:
         found = ", ".join(repr(rv.name) for rv in candidates) or "none"
         raise ValueError(
-            f"hmc_with_box_jumps needs exactly one visible variable over an energy with a box "
+            f"{caller} needs exactly one visible variable over an energy with a box "
             f"(found {found}); name it with vars="
         )
     return candidates[0]
