@@ -91,15 +91,6 @@ STEPS = {
     ),
 }
 
-HMC_KEEPS_THE_MODEL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ShortRunHMC does not reduce to its own state: BlockedStep.__new__ keeps the model in "
-        "_BlockedStep__newargs, deepcopy copies it and pm.Model.__deepcopy__ refuses models "
-        "with initial values (fix: add ModelFreeCopy to ShortRunHMC's bases)"
-    ),
-)
-
 
 def _params(marks_for_hmc=()):
     return [
@@ -159,7 +150,7 @@ def test_declared_stats_match_the_step(name, tune):
             assert list(np.shape(value)) == list(shape), stat
 
 
-@pytest.mark.parametrize("name", _params(HMC_KEEPS_THE_MODEL))
+@pytest.mark.parametrize("name", _params())
 def test_deepcopy_continues_the_same_chain(name):
     model, step = _build(name)
     point = model.initial_point()

@@ -16,7 +16,8 @@ from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from
 from pytensor.graph.basic import Variable
 
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
-from pymc_ebm.step_methods.unigauss_gibbs import ModelFreeCopy, _other_terms, _resolve
+from pymc_ebm.step_methods.copying import ModelFreeCopy
+from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
 
 __all__ = ["BoxJump"]
 

@@ -30,6 +30,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
 from pymc_ebm.step_methods.row_independence import registered_rows, rows_are_independent
 
@@ -83,7 +84,7 @@ def _check_args(
     return n_steps, step_size_f, target, int(renew_momentum), jitter
 
 
-class ShortRunHMC(BlockedStep):
+class ShortRunHMC(ModelFreeCopy, BlockedStep):
     r"""Short-run Hamiltonian Monte Carlo with one Metropolis test per row.
 
     Each draw gives every chain (row) a fresh momentum ``p ~ N(0, I)``

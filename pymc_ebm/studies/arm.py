@@ -33,7 +33,7 @@ from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.model import missing_layout
 from pymc_ebm.sampling import sample_fantasies
-from pymc_ebm.step_methods.unigauss_gibbs import ModelFreeCopy
+from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
