@@ -365,17 +365,114 @@ def test_bfmi_and_energy_plot_work_on_a_trace(gaussian):
 
 
 def test_sampling_state_round_trip_gives_the_same_draw(gaussian):
+    """The state holds the step size and the mass adaptation: restored, the same draws follow."""
     model, _, _ = gaussian
     with model:
         step = ShortRunHMC(n_steps=10, step_size=0.1, rng=5)
     point = model.initial_point()
-    for _ in range(5):
-        point, _ = step.step(point)  # tuning moves the step size
+    for _ in range(45):
+        point, _ = step.step(point)  # tuning moves the step size, the mass window fills
     state = step.sampling_state
-    first, [first_stats] = step.step(point)
-    for _ in range(5):
-        step.step(first)  # the step size and the generator move on
+    np.testing.assert_array_equal(state.mass_adapt.inv_mass, np.ones(3))
+
+    def ten_draws():
+        out, current = [], point
+        for _ in range(10):  # the first mass update comes after draw 50
+            current, [st] = step.step(current)
+            out.append((current["x"], st))
+        return out
+
+    first = ten_draws()
+    adapted = step.inv_mass
+    assert not np.allclose(adapted, 1.0)
     step.sampling_state = state
-    again, [again_stats] = step.step(point)
-    np.testing.assert_array_equal(again["x"], first["x"])
-    assert again_stats == first_stats
+    np.testing.assert_array_equal(step.inv_mass, np.ones(3))
+    again = ten_draws()
+    for (x1, st1), (x2, st2) in zip(first, again, strict=True):
+        np.testing.assert_array_equal(x2, x1)
+        assert st2 == st1
+    np.testing.assert_array_equal(step.inv_mass, adapted)
+
+
+# -- diagonal mass matrix ------------------------------------------------------------
+SD = np.logspace(-2, 1, 20)  # a badly scaled 20-D Gaussian: sd from 0.01 to 10
+N_ROWS = 40
+
+
+@pytest.fixture(scope="module")
+def scaled():
+    with pm.Model() as model:
+        pm.Normal("x", 0.0, SD, shape=(N_ROWS, 20))
+        step = ShortRunHMC(n_steps=10, step_size=0.1, target_accept=TARGET)
+        idata = _sample(step, draws=500, tune=500, seed=11)
+    return model, step, idata
+
+
+def _z_variances(idata):
+    """|var − truth| / MCSE per coordinate (rows as chains) of x ~ N(0, SD²)."""
+    z = np.moveaxis(idata.posterior["x"].values[0] / SD, 1, 0)  # (rows, draws, 20)
+    return np.array([_z_mean(z[..., d] ** 2, 1.0) for d in range(20)])
+
+
+def test_adapted_mass_gives_the_variances_of_a_badly_scaled_target(scaled):
+    _, step, idata = scaled
+    assert np.all(_z_variances(idata) < Z)
+    ratio = step.inv_mass / SD**2  # the adapted M⁻¹ estimates the variances
+    assert np.all((ratio > 1 / 1.5) & (ratio < 1.5))
+    assert abs(idata.sample_stats["accept"].values.mean() - TARGET) < 0.1
+
+
+def test_fixed_covariance_scaling_needs_no_tuning(scaled):
+    model, _, _ = scaled
+    with model:
+        step = ShortRunHMC(n_steps=10, step_size=0.3, scaling=SD**2, is_cov=True)
+        idata = _sample(step, draws=300, tune=0, seed=12)
+    assert not step.mass_adapt.adapt
+    np.testing.assert_allclose(step.inv_mass, SD**2)
+    assert np.all(_z_variances(idata) < Z)
+
+
+def test_mass_arguments_follow_pymc(scaled):
+    """Precision unless is_cov; PyMC's diagonal potentials are read for their variances."""
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialDiag, QuadPotentialDiagAdapt
+
+    model, _, _ = scaled
+    with model:
+        precision = ShortRunHMC(scaling=SD**-2)
+        fixed = ShortRunHMC(potential=QuadPotentialDiag(SD**2))
+        adapt = ShortRunHMC(potential=QuadPotentialDiagAdapt(20, np.zeros(20), SD**2, 10))
+        forced = ShortRunHMC(scaling=SD**2, is_cov=True, adapt_mass=True)
+    for step in (precision, fixed, adapt, forced):
+        np.testing.assert_allclose(step.inv_mass, SD**2, rtol=1e-6)
+    assert [s.mass_adapt.adapt for s in (precision, fixed, adapt, forced)] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"scaling": np.ones(19)}, "20 elements"),
+        ({"scaling": np.ones(N_ROWS * 20)}, "20 elements"),
+        ({"scaling": np.ones((20, 20))}, "1-D"),
+        ({"scaling": np.r_[0.0, np.ones(19)]}, "positive and finite"),
+        ({"scaling": np.r_[-1.0, np.ones(19)], "is_cov": True}, "positive and finite"),
+        ({"scaling": np.r_[np.nan, np.ones(19)]}, "positive and finite"),
+        ({"scaling": np.r_[np.inf, np.ones(19)], "is_cov": True}, "positive and finite"),
+        ({"scaling": "big"}, "scaling"),
+        ({"scaling": np.ones(20), "potential": "diag"}, "both"),
+        ({"potential": "dense"}, "diagonal potentials"),
+    ],
+)
+def test_bad_mass_arguments_raise(scaled, kwargs, match):
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialDiag, QuadPotentialFull
+
+    model, _, _ = scaled
+    potentials = {"diag": QuadPotentialDiag(np.ones(20)), "dense": QuadPotentialFull(np.eye(20))}
+    if "potential" in kwargs:
+        kwargs = {**kwargs, "potential": potentials[kwargs["potential"]]}
+    with model, pytest.raises(ValueError, match=match):
+        ShortRunHMC(**kwargs)

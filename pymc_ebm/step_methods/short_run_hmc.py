@@ -21,7 +21,8 @@ from pymc.blocking import PointType, StatsType
 from pymc.model import modelcontext
 from pymc.pytensorf import compile as pm_compile
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
-from pymc.step_methods.state import WithSamplingState, dataclass_state
+from pymc.step_methods.hmc.quadpotential import QuadPotentialDiag, QuadPotentialDiagAdapt
+from pymc.step_methods.state import DataClassState, WithSamplingState, dataclass_state
 from pymc.step_methods.step_sizes import DualAverageAdaptation, StepSizeState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pymc.vartypes import continuous_types
@@ -39,12 +40,163 @@ __all__ = ["ShortRunHMC"]
 MAX_ENERGY_ERROR = 1000.0
 """A proposal whose energy rises by more than this counts as diverging (as in PyMC)."""
 
+MASS_INIT_WINDOW = 25
+"""Tuning draws before the first mass-matrix window (their draws are not used)."""
+MASS_FIRST_WINDOW = 25
+"""Length in draws of the first mass-matrix window; later windows double."""
+MASS_TERMINAL_WINDOW = 100
+"""Tuning draws after the last mass update, left to the step size alone."""
+
+
+@dataclass_state
+class DiagMassState(DataClassState):
+    """Sampling state of :class:`DiagMassAdaptation`."""
+
+    inv_mass: np.ndarray
+    n_tune: int | None
+    n_seen: int
+    window_start: int
+    window_end: int
+    last_end: int | None
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+    adapt: bool = field(metadata={"frozen": True})
+    initial_inv_mass: np.ndarray = field(metadata={"frozen": True})
+
+
+def _window_end(start: int, length: int, last_end: int | None) -> int:
+    """End of the window of ``length`` draws from ``start`` (-1: none fits before ``last_end``).
+
+    A window whose doubled successor would not fit runs on to ``last_end`` (as in Stan).
+    """
+    if last_end is None:
+        return start + length
+    if start + length > last_end:
+        return -1
+    return last_end if start + 3 * length > last_end else start + length
+
+
+class DiagMassAdaptation(WithSamplingState):
+    """Diagonal inverse mass (the variance of each element), adapted from tuning draws in windows.
+
+    Not PyMC's ``QuadPotentialDiagAdapt``: that one takes one sample per call
+    and counts its windows in samples, while here every draw brings
+    ``n_rows`` samples of the same per-row coordinates, pooled in one batch
+    update (Chan et al.'s parallel variance formula), and the windows count
+    draws. After ``MASS_INIT_WINDOW`` tuning draws, windows of
+    ``MASS_FIRST_WINDOW`` draws, doubling, each end by setting the inverse
+    mass to the sample variance of that window's draws. When the number of
+    tuning draws ``n`` is known, the last window runs on to
+    ``MASS_TERMINAL_WINDOW`` draws before the end of tuning (and with fewer
+    than 150 = 25 + 25 + 100 tuning draws, the three phases take 15 %, 75 %
+    and 10 % of them, Stan's rule); otherwise the windows double for ever.
+    """
+
+    _state_class = DiagMassState
+
+    def __init__(self, inv_mass: np.ndarray, adapt: bool) -> None:
+        self.initial_inv_mass = np.array(inv_mass, dtype="float64")
+        self.adapt = bool(adapt)
+        self.n_tune: int | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the initial inverse mass; plan the windows for ``n_tune`` tuning draws.
+
+        ``n_tune`` is an attribute (``None``: not known, windows double for ever).
+        """
+        self.inv_mass = self.initial_inv_mass.copy()
+        self.n_seen = 0
+        init, first, self.last_end = MASS_INIT_WINDOW, MASS_FIRST_WINDOW, None
+        n_tune = self.n_tune
+        if n_tune is not None:
+            self.last_end = n_tune - MASS_TERMINAL_WINDOW
+            if n_tune < MASS_INIT_WINDOW + MASS_FIRST_WINDOW + MASS_TERMINAL_WINDOW:
+                init, self.last_end = int(0.15 * n_tune), n_tune - int(0.1 * n_tune)
+                first = self.last_end - init
+        self._start_window(init, first if first >= 10 else 10**9)
+
+    def _start_window(self, start: int, length: int) -> None:
+        self.window_start = start
+        self.window_end = _window_end(start, length, self.last_end)
+        size = self.inv_mass.size
+        self.count, self.mean, self.m2 = 0, np.zeros(size), np.zeros(size)
+
+    def update(self, samples: np.ndarray) -> bool:
+        """Add one tuning draw of shape ``(n_rows, size)``; return whether the mass changed."""
+        if not self.adapt or self.window_end < 0:
+            return False
+        self.n_seen += 1
+        if self.n_seen > self.window_start:
+            n_b = samples.shape[0]
+            mean_b = samples.mean(axis=0)
+            delta = mean_b - self.mean
+            n = self.count + n_b
+            self.m2 = (
+                self.m2 + ((samples - mean_b) ** 2).sum(axis=0) + delta**2 * self.count * n_b / n
+            )
+            self.mean = self.mean + delta * n_b / n
+            self.count = n
+        if self.n_seen < self.window_end:
+            return False
+        var = self.m2 / max(self.count - 1, 1)
+        changed = bool(np.all(np.isfinite(var)) and np.all(var > 0))
+        if changed:  # a coordinate that never moved keeps the old mass
+            self.inv_mass = np.clip(var, 1e-12, 1e12)
+        length = self.window_end - self.window_start
+        self._start_window(self.window_end, 2 * length)
+        return changed
+
+
+def _inverse_mass(
+    scaling: Any, is_cov: bool, potential: Any, size: int, per_row: bool
+) -> tuple[np.ndarray, bool]:
+    """The inverse mass vector (PyMC's meaning of the arguments) and whether to adapt it."""
+    if scaling is not None and potential is not None:
+        raise ValueError("Can not specify both potential and scaling.")
+    if potential is not None:
+        if isinstance(potential, QuadPotentialDiagAdapt):
+            inv_mass, adapt = np.asarray(potential._var, dtype="float64"), True
+        elif isinstance(potential, QuadPotentialDiag):
+            inv_mass, adapt = np.asarray(potential.v, dtype="float64"), False
+        else:
+            raise ValueError(
+                f"ShortRunHMC supports diagonal potentials only (QuadPotentialDiag, "
+                f"QuadPotentialDiagAdapt), got {type(potential).__name__}"
+            )
+        name = "the potential's variance vector"
+    elif scaling is not None:
+        try:
+            scaling = np.asarray(scaling, dtype="float64")
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"scaling must be a 1-D array of numbers: {err}") from None
+        if scaling.ndim != 1:
+            raise ValueError(
+                f"scaling must be a 1-D array (a diagonal mass matrix), got shape {scaling.shape}"
+            )
+        if not (np.all(np.isfinite(scaling)) and np.all(scaling > 0)):
+            raise ValueError(f"scaling must be positive and finite, got {scaling}")
+        inv_mass, adapt, name = scaling if is_cov else 1.0 / scaling, False, "scaling"
+    else:
+        return np.ones(size), True
+    if inv_mass.shape != (size,):
+        raise ValueError(
+            f"{name} must have {size} elements "
+            f"({'one row' if per_row else 'the whole block'} of the block, flattened), "
+            f"got shape {inv_mass.shape}"
+        )
+    if not (np.all(np.isfinite(inv_mass)) and np.all(inv_mass > 0)):
+        raise ValueError(f"{name} must be positive and finite, got {inv_mass}")
+    return inv_mass, adapt
+
 
 @dataclass_state
 class ShortRunHMCState(StepMethodState):
     """Sampling state of :class:`ShortRunHMC` (for PyMC's resumable traces)."""
 
     step_adapt: StepSizeState
+    mass_adapt: DiagMassState
     tune: bool
     n_steps: int = field(metadata={"frozen": True})
     renew_momentum: int | None = field(metadata={"frozen": True})
@@ -87,9 +239,10 @@ def _check_args(
 class ShortRunHMC(ModelFreeCopy, BlockedStep):
     r"""Short-run Hamiltonian Monte Carlo with one Metropolis test per row.
 
-    Each draw gives every chain (row) a fresh momentum ``p ~ N(0, I)``
-    (kinetic energy ``½|p|²``), follows ``n_steps`` leapfrog steps of size
-    ``ε`` on the potential ``U(q) = -log p(q)`` and accepts the end point with
+    Each draw gives every chain (row) a fresh momentum ``p ~ N(0, M)``
+    (kinetic energy ``½pᵀM⁻¹p``, ``M`` a diagonal mass matrix, see below),
+    follows ``n_steps`` leapfrog steps of size ``ε`` on the potential
+    ``U(q) = -log p(q)`` and accepts the end point with
     probability ``min(1, exp(-ΔH))`` (Duane et al. 1987; Neal 2011). With
     ``renew_momentum=k`` the ``n_steps`` are split into ``n_steps / k``
     trajectories of ``k`` steps, each with a fresh momentum and its own
@@ -136,6 +289,30 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     which keeps fixed-length trajectories from resonating with a period of
     the target (Neal 2011, section 5.4.2.2); ``step_jitter=0`` gives a fixed ``ε``.
 
+    **Mass matrix.** The momenta are ``p ~ N(0, M)`` with a diagonal mass
+    ``M``, kinetic energy ``½ pᵀM⁻¹p``, and the drift is ``q += ε M⁻¹p``. The
+    trajectory carries the velocity ``v = M⁻¹p`` (drawn as ``sqrt(M⁻¹) ξ``
+    from standard normals ``ξ``) and the scaled gradient ``M⁻¹∇U`` in place of
+    ``p`` and ``∇U``: the same leapfrog steps in the same coordinates, so the
+    leapfrog helper is unchanged and a rejected row keeps its exact value.
+    ``M⁻¹`` is an input of the compiled function, so a new mass never
+    recompiles. In a per-row test it is one vector over the elements of
+    **one row** (the sampled variables' ``shape[1:]``, flattened and
+    concatenated in the order of ``vars``), shared by all rows; in a joint
+    test, over the whole block. The arguments mean what they mean in PyMC's
+    HMC: ``scaling`` is the diagonal precision (``M``), or with
+    ``is_cov=True`` the diagonal covariance (``M⁻¹``, the target's variances
+    at best); ``potential`` may be PyMC's ``QuadPotentialDiag`` (fixed ``M⁻¹``
+    = its ``v``) or ``QuadPotentialDiagAdapt`` (its current variance, then
+    adapted). With neither, ``M⁻¹`` starts at ones and is adapted while
+    tuning: after 25 tuning draws, windows of 25, 50, 100, ... draws each set
+    ``M⁻¹`` to the variance of every element over the window's draws of
+    **all rows** (every row gains from all rows; see
+    :class:`DiagMassAdaptation`), and the step-size dual averaging restarts
+    after each update, from the current step size rescaled to the new mass;
+    the last window ends 100 draws before the end of tuning (so give at least
+    a few hundred tuning draws). ``adapt_mass`` overrides whether to adapt.
+
     **Divergences.** A row whose proposal has a non-finite energy, position
     or gradient, or whose energy rises by more than 1000, is rejected and
     counted as diverging.
@@ -172,6 +349,18 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         ``None`` (the default): a Metropolis test per row where the rows are
         independent chains, else one joint test with a warning; ``False``:
         one joint test; ``True``: a test per row, or ``ValueError``.
+    scaling : array_like, optional
+        1-D diagonal of the mass matrix, one positive finite entry per element
+        of one row (per-row test) or of the block (joint test); a precision
+        (``M``) unless ``is_cov``. Fixed unless ``adapt_mass=True``.
+    is_cov : bool, default False
+        Read ``scaling`` as the diagonal covariance ``M⁻¹`` (as PyMC does).
+    potential : QuadPotentialDiag or QuadPotentialDiagAdapt, optional
+        PyMC's diagonal potential, read for its variance vector ``M⁻¹``; any
+        other potential, or both ``scaling`` and ``potential``, raise ``ValueError``.
+    adapt_mass : bool, optional
+        Whether to adapt ``M⁻¹`` while tuning. Default: yes unless ``scaling``
+        or a ``QuadPotentialDiag`` is given.
 
     Attributes
     ----------
@@ -183,6 +372,8 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         Step size of the next draw.
     tune : bool
         Whether the step size is being adapted.
+    inv_mass : ndarray
+        The diagonal inverse mass ``M⁻¹`` of the next draw, flattened.
 
     Notes
     -----
@@ -213,9 +404,10 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
 
     The compiled function takes the current values of the sampled variables
     ``(n_chains, ...)``, those of the other variables the density depends on,
-    momenta of shape ``(n_trajectories, n_chains, ...)``, uniforms of shape
-    ``(n_trajectories, n_rows + 1)`` (the step-size jitter, then the rows'
-    Metropolis tests) and the step size; all random inputs come from
+    standard normals of shape ``(n_trajectories, n_chains, ...)`` (scaled to
+    the momenta inside), uniforms of shape ``(n_trajectories, n_rows + 1)``
+    (the step-size jitter, then the rows' Metropolis tests), the step size
+    and the inverse mass per variable; all random inputs come from
     ``self.rng``, so a seed fixes the draws.
 
     References
@@ -279,6 +471,10 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         compile_kwargs: dict | None = None,
         blocked: bool = True,
         per_row: bool | None = None,
+        scaling: Any = None,
+        is_cov: bool = False,
+        potential: Any = None,
+        adapt_mass: bool | None = None,
     ) -> None:
         if per_row not in (None, True, False):
             raise ValueError(f"per_row must be None, True or False, got {per_row!r}")
@@ -307,7 +503,10 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         self.target_accept = target_accept
         self.step_jitter = step_jitter
         # PyMC's dual averaging, with its NUTS settings (gamma, kappa, t0).
+        self._initial_step_size = step_size
         self.step_adapt = DualAverageAdaptation(step_size, target_accept, 0.05, 0.75, 10.0)
+        self._mass_args = (scaling, bool(is_cov), potential, adapt_mass)
+        self._mass_inputs: list[np.ndarray] | None = None
         self._cached_step_sizes: tuple[bool, float, float] | None = None
         self.tune = True
         if initial_point is None:
@@ -405,6 +604,19 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         )
         self.per_row = per_row
         self.n_rows = n_rows = n_rows if per_row else 1
+        # The mass is per element of one row (shared by the rows), or of the whole joint block.
+        self._mass_shapes = [
+            np.shape(initial_point[v.name])[1 if per_row else 0 :] for v in self.vars
+        ]
+        size = sum(int(np.prod(shape)) for shape in self._mass_shapes)
+        scaling, is_cov, potential, adapt_mass = self._mass_args
+        del self._mass_args  # the potential may hold a generator; keep no reference
+        inv_mass, adapt = _inverse_mass(scaling, is_cov, potential, size, per_row)
+        self.mass_adapt = DiagMassAdaptation(inv_mass, adapt if adapt_mass is None else adapt_mass)
+        inv_mass_in = [
+            pt.tensor(f"{v.name}_inv_mass", dtype=v.dtype, shape=shape)
+            for v, shape in zip(self.vars, self._mass_shapes, strict=True)
+        ]
 
         def row_sum(x: TensorVariable) -> TensorVariable:
             return _row_sum(x) if per_row else pt.sum(x)[None]
@@ -420,8 +632,13 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
                 return mask[0]
             return pt.shape_padright(mask, x.ndim - 1)
 
+        # Momenta are carried as velocities v = M⁻¹p (so the leapfrog helper's drift
+        # q += εv is unchanged) and gradients as M⁻¹∇U (its kick v -= ε/2 M⁻¹∇U).
         def kinetic(ps: list[TensorVariable]) -> TensorVariable:
-            return 0.5 * sum(row_sum(pt.sqr(p)) for p in ps)
+            return 0.5 * sum(row_sum(pt.sqr(p) / m) for p, m in zip(ps, inv_mass_in, strict=True))
+
+        def scale(gs: list[TensorVariable]) -> list[TensorVariable]:
+            return [m * g for m, g in zip(inv_mass_in, gs, strict=True)]
 
         potential = -sum(row_sum(t) for t in block_terms)  # (n_rows,)
         grads = pt.grad(pt.sum(potential), self.vars)
@@ -430,12 +647,12 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
             return clone_replace(graphs, replace=dict(zip(self.vars, qs, strict=True)))
 
         def grad_fn(qs: list[TensorVariable]) -> list[TensorVariable]:
-            return replace(grads, qs)
+            return scale(replace(grads, qs))
 
         def energy_and_grad(qs: list[TensorVariable]) -> tuple[TensorVariable, list]:
             # Cloned together, so the forward pass is shared by energy and gradient.
             u, *g = replace([potential, *grads], qs)
-            return u, g
+            return u, scale(g)
 
         floatx = pytensor.config.floatX
         q_in = [v.type(f"{v.name}_q0") for v in self.vars]
@@ -488,9 +705,11 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
 
         u0, g0 = energy_and_grad(q_in)
         n_vars = len(self.vars)
+        # Standard normals ξ to velocities v = M⁻¹p = sqrt(M⁻¹) ξ, p ~ N(0, M).
+        v_in = [pt.sqrt(m) * p for m, p in zip(inv_mass_in, p_in, strict=True)]
         if self.n_trajectories == 1:
             qs, _, u, row_stats = trajectory(
-                q_in, g0, u0, [p[0] for p in p_in], log_u[0], eps_in[0]
+                q_in, g0, u0, [v[0] for v in v_in], log_u[0], eps_in[0]
             )
             accept_prob, accepted, diverging, delta, finite, hamiltonian = (
                 s[None] for s in row_stats
@@ -508,7 +727,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
 
             outs = pytensor.scan(
                 body,
-                sequences=[*p_in, log_u, eps_in],
+                sequences=[*v_in, log_u, eps_in],
                 outputs_info=[*q_in, *g0, u0, None, None, None, None, None, None],
                 n_steps=self.n_trajectories,
                 return_list=True,
@@ -551,7 +770,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         self._floatx = floatx
         with model:
             self._fn = pm_compile(
-                [*q_in, *extra, *p_in, uniforms, step_size_in],
+                [*q_in, *extra, *p_in, uniforms, step_size_in, *inv_mass_in],
                 outputs,
                 on_unused_input="ignore",
                 **compile_kwargs,
@@ -586,11 +805,13 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
         inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
         inputs.append(np.asarray(step_size, dtype=self._floatx))
+        inputs += self._inverse_mass_inputs()
         *values, stats = self._fn(*inputs)
         accept, accepted, energy_error, max_error, energy, n_div, model_logp = stats.tolist()
         if tune:
             self.step_adapt.update(accept, True)
             self._cached_step_sizes = None
+            self._adapt_mass(values)
         new_point = dict(point)
         new_point.update(zip(self._var_names, values, strict=True))
         return new_point, [
@@ -609,6 +830,48 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
                 "model_logp": model_logp,
             }
         ]
+
+    @property
+    def inv_mass(self) -> np.ndarray:
+        """Diagonal inverse mass matrix (PyMC's ``is_cov=True`` scaling), flattened.
+
+        Per element of one row in a per-row test, of the whole block in a joint test.
+        """
+        return self.mass_adapt.inv_mass.copy()
+
+    def _inverse_mass_inputs(self) -> list[np.ndarray]:
+        """The inverse mass split per variable, in the compiled function's dtypes (cached)."""
+        if self._mass_inputs is None:
+            flat, out = self.mass_adapt.inv_mass, []
+            for v, shape in zip(self.vars, self._mass_shapes, strict=True):
+                size = int(np.prod(shape))
+                out.append(np.asarray(flat[:size].reshape(shape), dtype=v.dtype))
+                flat = flat[size:]
+            self._mass_inputs = out
+        return self._mass_inputs
+
+    def _adapt_mass(self, values: list[np.ndarray]) -> None:
+        """Feed a tuning draw to the mass adaptation; on a new mass, restart the step size.
+
+        The dual averaging restarts (as Stan's does) from the current step size
+        divided by the width, in the old scaled coordinates, of the narrowest
+        direction of the new ones (a width of 1 under a mass that fits),
+        since the step size that suits the old mass does not suit the new one.
+        """
+        if not self.mass_adapt.adapt:
+            return
+        rows = self.n_rows
+        samples = np.concatenate([np.reshape(x, (rows, -1)) for x in values], axis=1)
+        old = self.mass_adapt.inv_mass
+        if self.mass_adapt.update(samples):
+            self._mass_inputs = None
+            # The step size is limited by the narrowest direction in the scaled coordinates
+            # q / sqrt(M⁻¹), whose widths were about sqrt(new / old) and are now about 1.
+            narrowest = np.sqrt(np.min(self.mass_adapt.inv_mass / old))
+            self.step_adapt = DualAverageAdaptation(
+                self.step_adapt.current(True) / narrowest, self.target_accept, 0.05, 0.75, 10.0
+            )
+            self._cached_step_sizes = None
 
     def _step_sizes(self, tune: bool) -> tuple[float, float]:
         """Step size of the next draw and the averaged one, as floats.
@@ -629,6 +892,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     def _set_sampling_state(self, state: ShortRunHMCState) -> None:
         WithSamplingState.sampling_state.fset(self, state)
         self._cached_step_sizes = None  # the restored adaptation has its own step sizes
+        self._mass_inputs = None  # and its own mass
 
     sampling_state = property(WithSamplingState.sampling_state.fget, _set_sampling_state)
 
@@ -645,12 +909,17 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         the step was used before.
         """
         super().setup_chain(rng, tune, draws)
+        self.mass_adapt.n_tune = int(tune)  # windows planned for this many tuning draws
         self.reset_tuning()
         self.tune = tune > 0
 
     def reset_tuning(self) -> None:
-        """Restart step-size adaptation from the initial step size."""
-        self.step_adapt.reset()
+        """Restart the adaptation from the initial step size and inverse mass."""
+        self.step_adapt = DualAverageAdaptation(
+            self._initial_step_size, self.target_accept, 0.05, 0.75, 10.0
+        )
+        self.mass_adapt.reset()
+        self._mass_inputs = None
         self._cached_step_sizes = None
 
     @staticmethod
