@@ -22,13 +22,14 @@ from pymc_ebm.model import hidden, visible
 from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
 from pymc_ebm.rejection import rejection_sample
 from pymc_ebm.sampling import sample_fantasies
-from pymc_ebm.step_methods import BoxJump, ShortRunHMC, UniGaussGibbs
+from pymc_ebm.step_methods import BoxJump, ModeJump, ShortRunHMC, UniGaussGibbs
 from pymc_ebm.training import ContrastiveDivergence
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BoxJump",
+    "ModeJump",
     "ContrastiveDivergence",
     "Energy",
     "FASConstraints",

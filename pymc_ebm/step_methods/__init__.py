@@ -7,11 +7,13 @@ models.
 
 from pymc_ebm.step_methods.box_jump import BoxJump, hmc_with_box_jumps
 from pymc_ebm.step_methods.leapfrog import compile_leapfrog, leapfrog
+from pymc_ebm.step_methods.mode_jump import ModeJump
 from pymc_ebm.step_methods.short_run_hmc import ShortRunHMC
 from pymc_ebm.step_methods.unigauss_gibbs import UniGaussGibbs, UniGaussKernel, sample_visible
 
 __all__ = [
     "BoxJump",
+    "ModeJump",
     "ShortRunHMC",
     "UniGaussGibbs",
     "UniGaussKernel",
