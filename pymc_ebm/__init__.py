@@ -22,7 +22,7 @@ from pymc_ebm.model import hidden, visible
 from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
 from pymc_ebm.rejection import rejection_sample
 from pymc_ebm.sampling import sample_fantasies
-from pymc_ebm.step_methods import BoxJump, ShortRunHMC, UniGaussGibbs
+from pymc_ebm.step_methods import BoxJump, ShortRunHMC, StudentTGibbs, UniGaussGibbs
 from pymc_ebm.training import ContrastiveDivergence
 
 __version__ = "0.1.0"
@@ -39,6 +39,7 @@ __all__ = [
     "ProductOfExperts",
     "ShortRunHMC",
     "StudentT",
+    "StudentTGibbs",
     "UniGauss",
     "UniGaussGibbs",
     "datasets",
