@@ -14,6 +14,7 @@ from pymc_ebm.energies import (
     MLPEnergy,
     ProductOfExperts,
     StudentT,
+    TopographicStudentT,
     UniGauss,
 )
 from pymc_ebm.imputation import impute
@@ -40,6 +41,7 @@ __all__ = [
     "ShortRunHMC",
     "StudentT",
     "StudentTGibbs",
+    "TopographicStudentT",
     "UniGauss",
     "UniGaussGibbs",
     "datasets",
