@@ -161,7 +161,7 @@ class ModeJump(ModelFreeCopy, BlockedStep):
 
     # -- the compiled row density ------------------------------------------------
     def _logp_and_grad(self, x: np.ndarray, others: dict | None = None) -> tuple:
-        """Per-row log density, shape ``(n_rows,)``, and its gradient, shape ``(n_rows, width)``."""
+        """Per-row log density ``(n_rows,)`` and its gradient ``(n_rows, width)``."""
         if self._logp_fn is None:
             self._logp_fn = pytensor.function(*self._graph, **self._compile_kwargs)
         values = others or self._others
@@ -202,7 +202,7 @@ class ModeJump(ModelFreeCopy, BlockedStep):
     def _find_modes(
         self, start: np.ndarray, scale: np.ndarray, n_starts: int, max_modes: int
     ) -> None:
-        """Fill ``modes``, ``chol`` (Cholesky factors of the widened covariances), ``log_weights``."""
+        """Fill ``modes``, ``_chol`` (factors of the widened covariances) and ``log_weights``."""
         n_rows, width = start.shape
         rng = np.random.default_rng(self.rng.integers(2**63))
         found: list[list[tuple[float, np.ndarray, np.ndarray]]] = [[] for _ in range(n_rows)]
@@ -219,13 +219,13 @@ class ModeJump(ModelFreeCopy, BlockedStep):
                 chol = np.linalg.cholesky(cov)
                 known = found[r]
                 # the same mode as one already found: within two of its standard deviations
-                if any(
-                    np.sum(np.linalg.solve(c, peak[r] - m) ** 2) < 4.0 for _, m, c in known
-                ):
+                if any(np.sum(np.linalg.solve(c, peak[r] - m) ** 2) < 4.0 for _, m, c in known):
                     continue
                 known.append((float(logp[r]), peak[r].copy(), chol))
         if any(not modes for modes in found):
-            raise ValueError("ModeJump found no local maximum for some rows (an improper density?)")
+            raise ValueError(
+                "ModeJump found no local maximum for some rows (an improper density?)"
+            )
         n_found = min(max_modes, max(len(m) for m in found))
         self.modes = np.empty((n_rows, n_found, width))
         self._chol = np.empty((n_rows, n_found, width, width))
@@ -250,9 +250,7 @@ class ModeJump(ModelFreeCopy, BlockedStep):
         white = np.linalg.solve(self._chol, diff[..., None])[..., 0]
         log_det = np.sum(np.log(np.diagonal(self._chol, axis1=2, axis2=3)), axis=2)
         width = x.shape[1]
-        log_density = (
-            -0.5 * np.sum(white**2, axis=2) - log_det - 0.5 * width * np.log(2.0 * np.pi)
-        )
+        log_density = -0.5 * np.sum(white**2, axis=2) - log_det - 0.5 * width * np.log(2.0 * np.pi)
         return logsumexp(self.log_weights + log_density, axis=1)
 
     def _draw(self) -> np.ndarray:
