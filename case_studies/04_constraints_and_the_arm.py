@@ -150,10 +150,22 @@ table.round(3)
 # joint are missing, its links can leave two mirror-image solutions separated
 # by a high energy barrier (an end joint: the two sides of its neighbour; an
 # inner joint with two or three missing coordinates: two points of the circle
-# where the spheres around its neighbours meet). `ArmReflection` proposes the
-# mirror image, next to NUTS in one compound step. Rows where two adjacent
-# joints both miss coordinates can have modes that no single mirror move
-# connects; R-hat shows them.
+# where the spheres around its neighbours meet). Heavy-tailed constraints add
+# local modes of their own: a joint can sit where one of its links is badly
+# violated, at little extra cost, and a gradient sampler stays there. Three
+# steps share the work in one compound step:
+#
+# * NUTS moves within a mode;
+# * `ArmReflection` proposes mirror images that keep every link's length (a
+#   joint reflected through its neighbour, or in the plane through its two
+#   neighbours, and runs of joints at an end of the arm that miss the same
+#   coordinate reflected together);
+# * `pymc_ebm.ModeJump`, which knows nothing of arms, finds the modes of every
+#   row once (L-BFGS from many starts) and proposes from a mixture of widened
+#   Laplace approximations at them: an independence Metropolis step, exact
+#   whatever modes it found.
+#
+# R-hat over the chains checks that they agree.
 
 # %%
 imputation = study.heldout_imputation(energy, X, settings)
