@@ -16,6 +16,7 @@ from pymc_ebm.energies import (
     StudentT,
     UniGauss,
 )
+from pymc_ebm.evaluation import LogLikelihood, LogPartition, log_likelihood, log_partition
 from pymc_ebm.imputation import impute
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, visible
@@ -35,6 +36,8 @@ __all__ = [
     "Gaussian",
     "MLPEnergy",
     "GridDensity",
+    "LogLikelihood",
+    "LogPartition",
     "Mixture",
     "ProductOfExperts",
     "ShortRunHMC",
@@ -47,6 +50,8 @@ __all__ = [
     "hidden",
     "impute",
     "load",
+    "log_likelihood",
+    "log_partition",
     "log_partition_quadrature",
     "rejection_sample",
     "sample_fantasies",
