@@ -104,15 +104,16 @@ class GaussianBase:
         return rng.standard_normal((n, self.dim))
 
     def to_x(self, z: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
-        """``x(z)`` and ``log p₀(x(z)) - log q₀(z)`` (= ``-log|dx/dz|``, per row)."""
+        """``x(z)`` and the base's log density there, ``log p₀(x(z)) = log q₀(z) - log|det L|``."""
         # shared, not constants: the compiled graph (and its cache entry) is the same for all data
         mean, chol_t = pytensor.shared(self.mean), pytensor.shared(self.chol.T)
-        log_jac = pytensor.shared(float(np.sum(np.log(np.diag(self.chol)))))
-        return mean + pt.dot(z, chol_t), pt.zeros_like(z[:, 0]) - log_jac
+        log_det = pytensor.shared(float(np.sum(np.log(np.diag(self.chol)))))
+        return mean + pt.dot(z, chol_t), self.log_q0(z) - log_det
 
     def log_q0(self, z: TensorVariable) -> TensorVariable:
         """Log density of the base in ``z`` (standard normal), per row."""
-        return -0.5 * pt.sum(z**2, axis=1) - 0.5 * LOG_2PI * self.dim
+        dim = pt.cast(z.shape[1], z.dtype)  # symbolic: one compiled graph for every dim
+        return -0.5 * pt.sum(z**2, axis=1) - 0.5 * LOG_2PI * dim
 
 
 class UniformBoxBase:
@@ -135,7 +136,7 @@ class UniformBoxBase:
         return rng.logistic(size=(n, self.dim))
 
     def to_x(self, z: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
-        """``x(z)`` and ``log p₀(x(z)) - log q₀(z)`` (= ``-Σ log width``, per row)."""
+        """``x(z)`` and the base's log density there, ``log p₀(x(z)) = -log(box volume)``."""
         low, width = pytensor.shared(self.low), pytensor.shared(self.width)
         log_volume = pytensor.shared(float(np.sum(np.log(self.width))))
         return low + width * pt.sigmoid(z), pt.zeros_like(z[:, 0]) - log_volume
@@ -187,8 +188,8 @@ def _compile(
     floatx = pytensor.config.floatX
 
     def log_ratio(z: TensorVariable) -> TensorVariable:
-        x, log_p0_minus_q0 = base.to_x(z)
-        return -energy.energy(x) - base.log_q0(z) - log_p0_minus_q0
+        x, log_p0 = base.to_x(z)
+        return -energy.energy(x) - log_p0  # r = log f - log p₀, the same in x and in z
 
     beta = pt.scalar("beta", dtype=floatx)
 
