@@ -61,18 +61,19 @@ def test_exact_student_t_matches_quadrature_1d_and_2d():
 
 
 # -- AIS against known answers ---------------------------------------------------------------
-@pytest.mark.parametrize("dim", [10, 100])
-def test_ais_gaussian_product_within_3_se(dim):
+@pytest.mark.parametrize(("dim", "widen", "shift"), [(10, 1.5, 0.5), (100, 1.2, 0.2)])
+def test_ais_gaussian_product_within_3_se(dim, widen, shift):
     energy = _gaussian_product(dim, n_experts=3, seed=dim)
     mean, sd = _gaussian_moments(energy)
     rng = np.random.default_rng(1)
-    data = mean + 1.5 * sd * rng.normal(size=(500, dim)) + 0.5 * sd  # a deliberately poor base
+    # data for a deliberately poor base: wider and shifted on every dimension
+    data = mean + widen * sd * rng.normal(size=(500, dim)) + shift * sd
     truth = pymc_ebm.log_partition(energy, "exact").log_z
     ais = pymc_ebm.log_partition(
         energy, data=data, n_chains=128, n_temperatures=100, random_seed=2, progressbar=False
     )
     assert ais.base == "gaussian" and ais.n_chains == 128 and ais.n_temperatures == 100
-    assert ais.se > 0 and 1 <= ais.ess <= 128
+    assert ais.se > 0 and 128 / 8 < ais.ess <= 128  # enough effective weights to trust the SE
     assert abs(ais.log_z - truth) < Z_AIS * ais.se, (ais.log_z, truth, ais.se)
 
 
@@ -97,7 +98,7 @@ def test_ais_complete_student_t_16d_within_3_se():
         energy, data=data, n_chains=256, n_temperatures=200, random_seed=6, progressbar=False
     )
     assert abs(ais.log_z - truth) < Z_AIS * ais.se, (ais.log_z, truth, ais.se)
-    assert ais.se < 0.2
+    assert ais.se < 0.2 and ais.ess > 256 / 8
 
 
 def test_ais_unigauss_product_2d_matches_quadrature():
@@ -119,7 +120,7 @@ def test_ais_is_seeded():
     data = np.random.default_rng(0).normal(size=(50, 2))
     kwargs = dict(data=data, n_chains=16, n_temperatures=5, progressbar=False)
     first = pymc_ebm.log_partition(energy, random_seed=8, **kwargs)
-    again = pymc_ebm.log_partition(energy, random_seed=8, **kwargs)
+    again = pymc_ebm.log_partition(energy, random_seed=8, **{**kwargs, "progressbar": True})
     other = pymc_ebm.log_partition(energy, random_seed=9, **kwargs)
     np.testing.assert_array_equal(first.log_weights, again.log_weights)
     assert not np.array_equal(first.log_weights, other.log_weights)

@@ -39,6 +39,7 @@ References
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,12 +104,21 @@ class GaussianBase:
         """``n`` exact draws of the base, in ``z``."""
         return rng.standard_normal((n, self.dim))
 
-    def to_x(self, z: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
-        """``x(z)`` and the base's log density there, ``log p₀(x(z)) = log q₀(z) - log|det L|``."""
-        # shared, not constants: the compiled graph (and its cache entry) is the same for all data
-        mean, chol_t = pytensor.shared(self.mean), pytensor.shared(self.chol.T)
-        log_det = pytensor.shared(float(np.sum(np.log(np.diag(self.chol)))))
-        return mean + pt.dot(z, chol_t), self.log_q0(z) - log_det
+    def values(self) -> dict[str, np.ndarray]:
+        """Numerical values of the symbolic parameters :meth:`to_x` uses."""
+        log_det = np.asarray(np.sum(np.log(np.diag(self.chol))))
+        return {"mean": self.mean, "chol_t": self.chol.T.copy(), "log_det": log_det}
+
+    def to_x(
+        self, z: TensorVariable, params: dict[str, TensorVariable]
+    ) -> tuple[TensorVariable, TensorVariable]:
+        """``x(z)`` and the base's log density there, ``log p₀(x(z)) = log q₀(z) - log|det L|``.
+
+        ``params`` holds shared variables with :meth:`values` (not constants:
+        the compiled graph is the same for all data, and is reused).
+        """
+        x = params["mean"] + pt.dot(z, params["chol_t"])
+        return x, self.log_q0(z) - params["log_det"]
 
     def log_q0(self, z: TensorVariable) -> TensorVariable:
         """Log density of the base in ``z`` (standard normal), per row."""
@@ -135,11 +145,17 @@ class UniformBoxBase:
         """``n`` exact draws of the base, in ``z`` (standard logistic)."""
         return rng.logistic(size=(n, self.dim))
 
-    def to_x(self, z: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
+    def values(self) -> dict[str, np.ndarray]:
+        """Numerical values of the symbolic parameters :meth:`to_x` uses."""
+        log_volume = np.asarray(np.sum(np.log(self.width)))
+        return {"low": self.low, "width": self.width, "log_volume": log_volume}
+
+    def to_x(
+        self, z: TensorVariable, params: dict[str, TensorVariable]
+    ) -> tuple[TensorVariable, TensorVariable]:
         """``x(z)`` and the base's log density there, ``log p₀(x(z)) = -log(box volume)``."""
-        low, width = pytensor.shared(self.low), pytensor.shared(self.width)
-        log_volume = pytensor.shared(float(np.sum(np.log(self.width))))
-        return low + width * pt.sigmoid(z), pt.zeros_like(z[:, 0]) - log_volume
+        x = params["low"] + params["width"] * pt.sigmoid(z)
+        return x, pt.zeros_like(z[:, 0]) - params["log_volume"]
 
     def log_q0(self, z: TensorVariable) -> TensorVariable:
         """Log density of the standard logistic in ``z``, per row."""
@@ -181,14 +197,38 @@ def schedule(n_temperatures: int, kind: str = "sigmoid") -> np.ndarray:
 
 
 # -- the compiled transition ---------------------------------------------------------------
-def _compile(
+_Compiled = tuple[Callable[..., list[np.ndarray]], Callable[[np.ndarray], np.ndarray], dict]
+_CACHE: weakref.WeakKeyDictionary[Energy, dict[tuple[str, int], _Compiled]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Compiled transitions by energy, base kind and trajectory length (the energy's and the
+base's parameters are shared variables, so one compilation serves every later call)."""
+
+
+def _compiled(
     energy: Energy, base: Base, n_leapfrog: int
 ) -> tuple[Callable[..., list[np.ndarray]], Callable[[np.ndarray], np.ndarray]]:
-    """``transition(z, xi, log_u, beta, eps) -> (z', r(z'), accepted)`` and ``r(z)``."""
+    """The compiled functions of :func:`_compile`, from the cache, with ``base``'s values set."""
+    per_energy = _CACHE.setdefault(energy, {})
+    key = (base.name, n_leapfrog)
+    if key not in per_energy:
+        per_energy[key] = _compile(energy, base, n_leapfrog)
+    transition, ratio, params = per_energy[key]
+    for name, value in base.values().items():
+        params[name].set_value(np.asarray(value, dtype=params[name].dtype))
+    return transition, ratio
+
+
+def _compile(energy: Energy, base: Base, n_leapfrog: int) -> _Compiled:
+    """``transition(z, xi, log_u, beta, eps) -> (z', r(z'), accepted)``, ``r(z)``, base params."""
     floatx = pytensor.config.floatX
+    params = {
+        name: pytensor.shared(np.asarray(value, dtype=floatx), name=f"base.{name}")
+        for name, value in base.values().items()
+    }
 
     def log_ratio(z: TensorVariable) -> TensorVariable:
-        x, log_p0 = base.to_x(z)
+        x, log_p0 = base.to_x(z, params)
         return -energy.energy(x) - log_p0  # r = log f - log p₀, the same in x and in z
 
     beta = pt.scalar("beta", dtype=floatx)
@@ -217,7 +257,7 @@ def _compile(
     transition.trust_input = True
     z_in = pt.matrix("z", dtype=floatx)
     ratio = pytensor.function([z_in], log_ratio(z_in))
-    return transition, ratio
+    return transition, ratio, params
 
 
 @dataclass(frozen=True)
@@ -362,7 +402,9 @@ def annealed_importance_sampling(
     schedule_kind : {"sigmoid", "linear"}
         See :func:`schedule`.
     random_seed : int or numpy.random.Generator, optional
+        Seeds the base draws, momenta and Metropolis tests.
     progressbar : bool, default True
+        Show a rich progress bar over the transitions.
 
     Returns
     -------
@@ -381,7 +423,7 @@ def annealed_importance_sampling(
         step = finite_float("step_size", step_size, low=0.0, low_open=True)
         steps = np.full(n_trans, step)
     rng = np.random.default_rng(random_seed)
-    transition, ratio = _compile(energy, base, n_leapfrog)
+    transition, ratio = _compiled(energy, base, n_leapfrog)
     with _Bar(n_trans * (1 if steps is not None else 2), progressbar) as bar:
         if steps is None:
             _, steps, _ = _anneal(

@@ -41,9 +41,7 @@ class LogLikelihood:
         return self.mean
 
 
-def log_likelihood(
-    energy: Energy, X: npt.ArrayLike, log_z: float | LogPartition
-) -> LogLikelihood:
+def log_likelihood(energy: Energy, X: npt.ArrayLike, log_z: float | LogPartition) -> LogLikelihood:
     """Mean log density ``(1/n) Σ_i log p(x_i) = mean(-E(x_i)) - log Z``, with its standard error.
 
     Parameters

@@ -119,6 +119,7 @@ def log_partition(
     energy : Energy
         The energy ``E``, on vectors of shape ``(dim,)``.
     method : {"ais", "exact", "quadrature"}, default "ais"
+        How to compute ``log Z`` (see above).
     data : array_like, shape (n, dim), optional
         ``"ais"`` on the whole space: data whose mean and covariance define
         the Gaussian base (e.g. the training data); refused for box energies.
