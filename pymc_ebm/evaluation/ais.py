@@ -335,16 +335,19 @@ def _anneal(
     accept_rate = np.empty(n_trans)
     eps = 0.5 * dim**-0.25
 
+    floatx = pytensor.config.floatX
+
     def move(z: np.ndarray, beta: float, eps: float) -> tuple[np.ndarray, np.ndarray, float]:
-        z, r, accepted = transition(
+        z, r, accepted = transition(  # trust_input: every argument in floatX
             z,
-            rng.standard_normal((n, dim)),
-            np.log(rng.uniform(size=n)),
-            np.asarray(beta),
-            np.asarray(eps),
+            rng.standard_normal((n, dim)).astype(floatx),
+            np.log(rng.uniform(size=n)).astype(floatx),
+            np.asarray(beta, dtype=floatx),
+            np.asarray(eps, dtype=floatx),
         )
         return z, r, float(np.mean(accepted))
 
+    z = z.astype(floatx)
     r = ratio(z)
     log_w = np.zeros(n)
     if tune and n_trans > 0:
