@@ -17,6 +17,7 @@ from pymc_ebm.energies import (
     TopographicStudentT,
     UniGauss,
 )
+from pymc_ebm.evaluation import LogLikelihood, LogPartition, log_likelihood, log_partition
 from pymc_ebm.imputation import impute
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, visible
@@ -36,6 +37,8 @@ __all__ = [
     "Gaussian",
     "MLPEnergy",
     "GridDensity",
+    "LogLikelihood",
+    "LogPartition",
     "Mixture",
     "ModeJump",
     "ProductOfExperts",
@@ -51,6 +54,8 @@ __all__ = [
     "hidden",
     "impute",
     "load",
+    "log_likelihood",
+    "log_partition",
     "log_partition_quadrature",
     "rejection_sample",
     "sample_fantasies",
