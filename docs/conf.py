@@ -30,7 +30,7 @@ extensions = [
     "numpydoc",
 ]
 
-# -- sources -------------------------------------------------------------------------------------
+# -- sources --------------------------------------------------------------------------------------
 # The case studies live in ../case_studies as jupytext percent scripts; they are copied to
 # docs/case_studies/ (ignored by git) at every build and read by myst-nb through jupytext.
 
@@ -55,7 +55,7 @@ nb_custom_formats = {".py": "case_study_reader.read_case_study"}
 exclude_patterns = ["_build", "_ext", "conf.py", "check_front_page.py", "**.ipynb_checkpoints"]
 root_doc = "index"
 
-# -- MyST and myst-nb ------------------------------------------------------------------------------
+# -- MyST and myst-nb -----------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 # Notebooks run during the build at reduced size (PYMC_EBM_QUICK=1, set by `tox -e docs`),
@@ -67,7 +67,7 @@ nb_execution_show_tb = True
 nb_execution_in_temp = True  # the case studies save figures to their working directory
 nb_merge_streams = True
 
-# -- API reference -------------------------------------------------------------------------------
+# -- API reference --------------------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
 autodoc_typehints = "none"  # numpydoc shows the documented types
@@ -78,7 +78,7 @@ numpydoc_xref_param_type = False
 
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}  # no network on the build machines
 
-# -- HTML ----------------------------------------------------------------------------------------
+# -- HTML -----------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"pymc_ebm {release}"
 html_theme_options = {
