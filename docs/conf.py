@@ -52,7 +52,7 @@ _copy_case_studies()
 
 # myst-nb registers .md, .ipynb and the custom .py format itself
 nb_custom_formats = {".py": "case_study_reader.read_case_study"}
-exclude_patterns = ["_build", "_ext", "conf.py", "check_front_page.py", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_ext", "conf.py", "check_site.py", "**.ipynb_checkpoints"]
 root_doc = "index"
 
 # -- MyST and myst-nb -----------------------------------------------------------------------------
