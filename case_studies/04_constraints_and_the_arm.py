@@ -156,6 +156,6 @@ table.round(3)
 # connects; R-hat shows them.
 
 # %%
-imputation = study.heldout_imputation(energy, X.mean(axis=0), settings)
+imputation = study.heldout_imputation(energy, X, settings)
 display(Image(arm_figures.imputation_figure(imputation, "imputation.png")))
 {k: round(v, 3) for k, v in imputation.items() if np.isscalar(v)}

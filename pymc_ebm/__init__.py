@@ -14,6 +14,7 @@ from pymc_ebm.energies import (
     MLPEnergy,
     ProductOfExperts,
     StudentT,
+    TopographicStudentT,
     UniGauss,
 )
 from pymc_ebm.imputation import impute
@@ -22,7 +23,7 @@ from pymc_ebm.model import hidden, visible
 from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
 from pymc_ebm.rejection import rejection_sample
 from pymc_ebm.sampling import sample_fantasies
-from pymc_ebm.step_methods import BoxJump, ShortRunHMC, UniGaussGibbs
+from pymc_ebm.step_methods import BoxJump, ModeJump, ShortRunHMC, StudentTGibbs, UniGaussGibbs
 from pymc_ebm.training import ContrastiveDivergence
 
 __version__ = "0.1.0"
@@ -36,9 +37,12 @@ __all__ = [
     "MLPEnergy",
     "GridDensity",
     "Mixture",
+    "ModeJump",
     "ProductOfExperts",
     "ShortRunHMC",
     "StudentT",
+    "StudentTGibbs",
+    "TopographicStudentT",
     "UniGauss",
     "UniGaussGibbs",
     "datasets",

@@ -1,17 +1,20 @@
-"""Built-in data sets of the case studies (generated, never downloaded)."""
+"""Built-in data sets of the case studies (generated or bundled, never downloaded)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm.patches import Whitening, image_patches
 
 __all__ = [
     "ARM_LINK_LENGTHS",
+    "Whitening",
     "arm",
     "four_squares",
     "grid_centres",
     "grid_clusters",
+    "image_patches",
     "link_lengths",
     "square_index",
 ]

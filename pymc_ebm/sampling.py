@@ -26,7 +26,8 @@ def sample_fantasies(
 
     Builds a model with :func:`~pymc_ebm.visible` and lets PyMC choose the
     step method (NUTS for continuous energies, :class:`~pymc_ebm.UniGaussGibbs`
-    for uni-gauss products) unless ``step`` is given.
+    for uni-gauss products, :class:`~pymc_ebm.StudentTGibbs` for Student-t
+    products whose filters span the space) unless ``step`` is given.
 
     Parameters
     ----------

@@ -129,3 +129,40 @@ def test_mirror_moves_of_an_inner_joint_give_both_solutions_their_exact_mass():
     assert np.all((fractions > 0.02) & (fractions < 0.98))  # every row visits both
     standard_error = fractions.std(ddof=1) / np.sqrt(n_rows)
     assert abs(fractions.mean() - p_side) < Z * standard_error, (fractions.mean(), p_side)
+
+
+def test_mirror_moves_of_a_run_of_joints_at_the_tip_give_their_exact_mass():
+    """Three joints, two links: x is missing at the middle joint and at the tip.
+
+    ``x2 = ±0.933`` and ``x3 − x2 = ±0.854`` fit the links: four modes. The
+    tip's own mirror move flips the second sign; reflecting the run (x2, x3)
+    through the base's x flips both, and is the only move that changes the
+    middle joint's side. An off-centre Gaussian gives the sides different masses.
+    """
+    network = hand_set_network(np.array([1.0, 0.9]), alpha=40.0)
+    mu = np.zeros((1, 9))
+    mu[0, 3] = 0.4  # pulls the middle joint towards +x
+    energy = network * pymc_ebm.Gaussian(mu=mu, sigma=np.full((1, 9), 1.0))
+    n_rows = 20
+    observed = np.tile([0.0, 0.0, 0.0, np.nan, 0.3, 0.2, np.nan, 0.5, 0.4], (n_rows, 1))
+
+    grid = np.linspace(-3.0, 3.0, 1201)
+    g2, g3 = np.meshgrid(grid, grid, indexing="ij")
+    rows = np.tile(np.nan_to_num(observed[0]), (g2.size, 1))
+    rows[:, 3], rows[:, 6] = g2.ravel(), g3.ravel()
+    density = np.exp(-(energy.energy_fn()(rows) - energy.energy_fn()(rows).min()))
+    p_right = density[rows[:, 3] > 0].sum() / density.sum()
+    assert 0.6 < p_right < 0.95
+
+    def steps(model):
+        free = model["x_missing"]
+        return [pm.NUTS([free], model=model), ArmReflection([free], observed, model=model)]
+
+    _, idata = pymc_ebm.impute(
+        energy, observed, draws=600, tune=300, chains=1, step=steps, random_seed=7
+    )
+    x2 = idata.posterior["x_missing"].values[0, :, :, 0]  # (draws, rows)
+    fractions = (x2 > 0).mean(axis=0)
+    assert np.all((fractions > 0.02) & (fractions < 0.98))  # every row visits both sides
+    standard_error = fractions.std(ddof=1) / np.sqrt(n_rows)
+    assert abs(fractions.mean() - p_right) < Z * standard_error, (fractions.mean(), p_right)

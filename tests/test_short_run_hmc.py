@@ -93,6 +93,56 @@ def test_tuned_acceptance_near_target(gaussian):
     assert np.all(step_size == step_size[0, 0])  # fixed after tuning
 
 
+RHO_DIM = 5
+RHO_COV = 0.9 * np.ones((RHO_DIM, RHO_DIM)) + 0.1 * np.eye(RHO_DIM)  # correlation 0.9
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    """A 5-D Gaussian batch with correlation 0.9, sampled with its tuning draws kept."""
+    with pm.Model():
+        pm.MvNormal("x", mu=np.zeros(RHO_DIM), cov=RHO_COV, shape=(60, RHO_DIM))
+        step = ShortRunHMC(n_steps=10, step_size=0.1, target_accept=TARGET)
+        idata = _sample(step, draws=400, tune=400, seed=5, discard_tuned_samples=False)
+    return step, idata
+
+
+def test_acceptance_after_tuning_sits_above_target_at_the_averaged_step_size(correlated):
+    """Dual averaging hits the target on average over its fluctuating iterates; the fixed
+    averaged step size (their geometric mean) accepts more, since the acceptance falls faster
+    for a too large step than it rises for a too small one (docs/statistics.md)."""
+    from pymc.step_methods.step_sizes import DualAverageAdaptation
+
+    step, idata = correlated
+    warmup, after = idata.warmup_sample_stats, idata.sample_stats
+    tuning_accept = warmup["accept"].values[0, -100:]
+    iterates = warmup["step_size"].values[0, -100:]
+    averaged = float(after["step_size"].values[0, 0])
+    accept = after["accept"].values  # (1, draws)
+    # tuning: the iterates reach the target on average; their geometric mean is the averaged ε
+    assert abs(tuning_accept.mean() - TARGET) < 0.05
+    assert 0.8 < averaged / np.exp(np.log(iterates).mean()) < 1.25
+    # after tuning: clearly above the target
+    mcse = float(az.mcse(accept, method="mean", chain_axis=0, draw_axis=1))
+    assert accept.mean() - TARGET > Z * mcse
+    # why: replayed at the last tuning iterates (same mass, same end point), the mean
+    # acceptance is lower than at their geometric mean
+    point = {"x": idata.posterior["x"].values[0, -1]}
+
+    def accept_at(step_size, draws):
+        step.step_adapt = DualAverageAdaptation(step_size, TARGET, 0.05, 0.75, 10.0)
+        step.stop_tuning()
+        current, out = dict(point), []
+        for _ in range(draws):
+            current, [st] = step.step(current)
+            out.append(st["accept"])
+        return np.mean(out)
+
+    step.rng = np.random.default_rng(6)  # the adapted mass is kept (setup_chain would reset it)
+    replayed = np.mean([accept_at(s, 10) for s in iterates])
+    assert accept_at(averaged, 400) > replayed + 0.05
+
+
 def test_rows_accept_on_their_own(gaussian):
     _, _, idata = gaussian
     # Stats: fractions of accepted rows strictly between 0 and 1 (a joint test gives 0 or 1).
@@ -463,15 +513,30 @@ def test_mass_arguments_follow_pymc(scaled):
         ({"scaling": np.r_[np.nan, np.ones(19)]}, "positive and finite"),
         ({"scaling": np.r_[np.inf, np.ones(19)], "is_cov": True}, "positive and finite"),
         ({"scaling": "big"}, "scaling"),
+        ({"scaling": 1.0}, "1-D"),
+        ({"scaling": np.ones(20, dtype=complex)}, "real numbers"),
+        ({"scaling": np.ones(20, dtype=bool)}, "real numbers"),
+        ({"scaling": [1.0] * 19 + [None]}, "real numbers"),
+        ({"potential": "diag19"}, "20 elements"),
+        ({"potential": "adapt_nan"}, "positive and finite"),
         ({"scaling": np.ones(20), "potential": "diag"}, "both"),
         ({"potential": "dense"}, "diagonal potentials"),
     ],
 )
 def test_bad_mass_arguments_raise(scaled, kwargs, match):
-    from pymc.step_methods.hmc.quadpotential import QuadPotentialDiag, QuadPotentialFull
+    from pymc.step_methods.hmc.quadpotential import (
+        QuadPotentialDiag,
+        QuadPotentialDiagAdapt,
+        QuadPotentialFull,
+    )
 
     model, _, _ = scaled
-    potentials = {"diag": QuadPotentialDiag(np.ones(20)), "dense": QuadPotentialFull(np.eye(20))}
+    potentials = {
+        "diag": QuadPotentialDiag(np.ones(20)),
+        "dense": QuadPotentialFull(np.eye(20)),
+        "diag19": QuadPotentialDiag(np.ones(19)),
+        "adapt_nan": QuadPotentialDiagAdapt(20, np.zeros(20), np.r_[np.nan, np.ones(19)], 10),
+    }
     if "potential" in kwargs:
         kwargs = {**kwargs, "potential": potentials[kwargs["potential"]]}
     with model, pytest.raises(ValueError, match=match):

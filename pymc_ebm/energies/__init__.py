@@ -6,6 +6,7 @@ from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.energies.student_t import StudentT
+from pymc_ebm.energies.topographic import TopographicStudentT, torus_pooling
 from pymc_ebm.energies.unigauss import UniGauss
 
 __all__ = [
@@ -16,5 +17,7 @@ __all__ = [
     "Mixture",
     "ProductOfExperts",
     "StudentT",
+    "TopographicStudentT",
     "UniGauss",
+    "torus_pooling",
 ]

@@ -149,6 +149,22 @@ class DiagMassAdaptation(WithSamplingState):
         return changed
 
 
+def _real_array(scaling: Any) -> np.ndarray:
+    """``scaling`` as a float64 array; ``ValueError`` unless it holds real numbers.
+
+    Complex, boolean, string and object arrays (``None`` entries) are refused.
+    """
+    try:
+        array = np.asarray(scaling)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"scaling must be a 1-D array of real numbers: {err}") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"scaling must be a 1-D array of real numbers, got an array of dtype {array.dtype}"
+        )
+    return array.astype("float64")
+
+
 def _inverse_mass(
     scaling: Any, is_cov: bool, potential: Any, size: int, per_row: bool
 ) -> tuple[np.ndarray, bool]:
@@ -167,10 +183,7 @@ def _inverse_mass(
             )
         name = "the potential's variance vector"
     elif scaling is not None:
-        try:
-            scaling = np.asarray(scaling, dtype="float64")
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"scaling must be a 1-D array of numbers: {err}") from None
+        scaling = _real_array(scaling)
         if scaling.ndim != 1:
             raise ValueError(
                 f"scaling must be a 1-D array (a diagonal mass matrix), got shape {scaling.shape}"
@@ -282,7 +295,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     **Step size.** While tuning, ``ε`` follows PyMC's dual averaging
     (Hoffman & Gelman 2014) towards ``target_accept``, fed with the mean
     acceptance probability over rows and trajectories; :meth:`stop_tuning`
-    fixes it to the averaged value. The default target 0.65 is the optimal
+    fixes it to the averaged value, which accepts more than the fluctuating
+    iterates did: the mean ``accept`` after tuning sits above the target
+    (measured and explained in ``docs/statistics.md``). The default target 0.65 is the optimal
     acceptance rate of HMC in high dimensions (Beskos et al. 2010). Each
     trajectory multiplies ``ε`` by a random factor in
     ``[1 - step_jitter, 1 + step_jitter]`` (as PyMC's ``HamiltonianMC`` does),
@@ -352,7 +367,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     scaling : array_like, optional
         1-D diagonal of the mass matrix, one positive finite entry per element
         of one row (per-row test) or of the block (joint test); a precision
-        (``M``) unless ``is_cov``. Fixed unless ``adapt_mass=True``.
+        (``M``) unless ``is_cov``. Fixed unless ``adapt_mass=True``. Any
+        other size or shape, a non-positive or non-finite entry, or entries
+        that are not real numbers (complex, boolean, ``None``) raise ``ValueError``.
     is_cov : bool, default False
         Read ``scaling`` as the diagonal covariance ``M⁻¹`` (as PyMC does).
     potential : QuadPotentialDiag or QuadPotentialDiagAdapt, optional

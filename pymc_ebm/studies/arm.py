@@ -34,6 +34,7 @@ from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.model import missing_layout
 from pymc_ebm.sampling import sample_fantasies
 from pymc_ebm.step_methods.copying import ModelFreeCopy
+from pymc_ebm.step_methods.mode_jump import ModeJump
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
@@ -68,13 +69,21 @@ class ArmSettings:
     tune: int = 500
     chains: int = 2
     n_chains: int = 20
+    mode_starts: int = 16
     seed: int = 0
 
     @classmethod
     def quick(cls, seed: int = 0) -> ArmSettings:
         """Small sizes that run in seconds (for tests and ``--quick``)."""
         return cls(
-            n_data=300, n_updates=300, n_heldout=10, draws=60, tune=60, n_chains=5, seed=seed
+            n_data=300,
+            n_updates=300,
+            n_heldout=10,
+            draws=60,
+            tune=60,
+            n_chains=5,
+            mode_starts=4,
+            seed=seed,
         )
 
 
@@ -287,8 +296,13 @@ class ArmReflection(ModelFreeCopy, BlockedStep):
       of the observed coordinate (normal ``n ∝ (B − A) × e_t``);
     * an inner joint with three missing coordinates: the reflection in a plane
       through ``A`` and ``B`` with a random orientation.
+    * a run of two or more joints at an end of the arm that all miss the same
+      coordinate: that coordinate of every joint in the run reflected through
+      the same coordinate of the first joint beyond it (every link keeps its
+      length; this is what moves an inner joint with one missing coordinate
+      between its solutions, when its neighbour towards the end moves with it).
 
-    Each map is its own inverse with unit Jacobian (the neighbours do not move),
+    Each map is its own inverse with unit Jacobian (the joints it reflects through do not move),
     and the proposal is accepted with probability ``min(1, p(x')/p(x))`` per
     row; the rows are independent chains of the imputation model, so the step
     leaves the posterior invariant. Use it with NUTS in one compound step.
@@ -399,20 +413,48 @@ class ArmReflection(ModelFreeCopy, BlockedStep):
         offset = np.sum((point - a) * normal, axis=1, keepdims=True)
         return rows, (point - 2.0 * offset * normal)[rows]
 
+    def _end_runs(self, full: np.ndarray, axis: int, from_tip: bool) -> tuple:
+        """Rows whose ``axis`` coordinate is missing at two or more joints next to an end.
+
+        Those joints' ``axis`` coordinates reflected through the same coordinate
+        of the first joint beyond the run: every link keeps its length.
+        """
+        order = range(self.n_joints - 1, -1, -1) if from_tip else range(self.n_joints)
+        lost = np.stack([self.slot_of[:, 3 * j + axis] >= 0 for j in order], axis=1)
+        run = np.cumprod(lost, axis=1).sum(axis=1)  # joints missing ``axis`` from the end
+        rows = np.flatnonzero((run >= 2) & (run < self.n_joints))
+        mirrored = full[rows].copy()
+        for r, length in zip(rows, run[rows], strict=True):
+            joints = list(order)[: length + 1]
+            anchor = full[r, 3 * joints[-1] + axis]
+            for j in joints[:-1]:
+                mirrored[rows == r, 3 * j + axis] = 2.0 * anchor - full[r, 3 * j + axis]
+        return rows, mirrored
+
+    def _moves(self, x: np.ndarray):
+        """Each kind of move in turn: ``(rows, their full mirrored rows)``."""
+        for joint in range(self.n_joints):
+            full = self._full_rows(x)
+            rows, mirrored = self._mirror(full, joint)
+            proposed = full[rows].copy()
+            proposed[:, 3 * joint : 3 * joint + 3] = mirrored
+            yield rows, proposed
+        for axis in range(3):
+            for from_tip in (True, False):
+                yield self._end_runs(self._full_rows(x), axis, from_tip)
+
     def step(self, point: dict) -> tuple[dict, list]:
-        """One mirror proposal per incomplete row and joint with missing coordinates."""
+        """Mirror proposals per incomplete row: each joint, then each run of joints at an end."""
         x = np.array(point[self.value_name])
         current = self._logp(x)
         proposed_total = accepted_total = 0
-        for joint in range(self.n_joints):
-            rows, mirrored = self._mirror(self._full_rows(x), joint)
+        for rows, full_proposed in self._moves(x):
             if not rows.size:
                 continue
             proposal = x.copy()
-            slots = self.slot_of[rows, 3 * joint : 3 * joint + 3]
-            for axis in range(3):
-                free = slots[:, axis] >= 0
-                proposal[rows[free], slots[free, axis]] = mirrored[free, axis]
+            slots = self.slot_of[rows]
+            free = slots >= 0
+            proposal[rows[np.nonzero(free)[0]], slots[free]] = full_proposed[free]
             new = self._logp(proposal)
             with np.errstate(invalid="ignore"):
                 log_ratio = new[rows] - current[rows]
@@ -434,22 +476,25 @@ class ArmReflection(ModelFreeCopy, BlockedStep):
 
 
 def heldout_imputation(
-    energy: ProductOfExperts, train_means: np.ndarray, settings: ArmSettings
+    energy: ProductOfExperts, train: np.ndarray, settings: ArmSettings
 ) -> dict[str, Any]:
     """Impute held-out arms with ``missing_fraction`` of their entries missing.
 
-    NUTS moves the missing entries and :class:`ArmReflection` moves a
-    missing end joint between its two mirror-image solutions, in one
-    compound step.
+    Three steps in one compound step: NUTS moves the missing entries within
+    a mode; :class:`~pymc_ebm.ModeJump` jumps between the modes of each row
+    (found once by a multi-start search, starts spread by the training
+    columns' standard deviations), and :class:`ArmReflection` moves joints
+    between their mirror-image solutions.
 
     Parameters
     ----------
     energy : ProductOfExperts
         The trained energy.
-    train_means : ndarray, shape (15,)
-        Column means of the training data (the baseline imputation).
+    train : ndarray, shape (n, 15)
+        Training arms: their column means are the baseline imputation, their
+        column standard deviations the spread of the mode search's starts.
     settings : ArmSettings
-        Held-out size, missing fraction, draws, chains and seed.
+        Held-out size, missing fraction, draws, chains, mode-search starts and seed.
 
     Returns
     -------
@@ -457,11 +502,13 @@ def heldout_imputation(
         ``imputation_rmse_ratio`` (RMSE of the posterior-mean imputation
         over that of column-mean imputation), ``interval_coverage_90``
         (share of true values inside the central 90 % posterior intervals),
-        ``rhat_max`` of the imputed entries, ``reflect_accept``, and for
-        plots ``truth``, ``observed``, ``filled``, ``lower``, ``upper``.
+        ``rhat_max`` of the imputed entries, ``reflect_accept``,
+        ``jump_accept``, ``imputation_seconds``, and for plots ``truth``,
+        ``observed``, ``filled``, ``lower``, ``upper``.
     """
     from pymc_ebm.datasets import arm
     from pymc_ebm.imputation import impute
+    from pymc_ebm.model import missing_layout
 
     truth, _ = arm(settings.n_heldout, random_seed=settings.seed + 1000)
     observed, _ = arm(
@@ -471,9 +518,21 @@ def heldout_imputation(
     )
     missing = np.isnan(observed)
 
+    _, columns, _, _ = missing_layout(missing)
+    spread = np.nanstd(train, axis=0)
+    scale = np.where(columns >= 0, spread[np.maximum(columns, 0)], 1.0)
+
     def steps(model: pm.Model) -> list:
         free = model["x_missing"]
-        return [pm.NUTS([free], model=model), ArmReflection([free], observed, model=model)]
+        return [
+            pm.NUTS([free], model=model),
+            ModeJump(
+                [free], scale=scale, n_starts=settings.mode_starts, model=model, rng=settings.seed
+            ),
+            ArmReflection([free], observed, model=model),
+        ]
+
+    started = time.perf_counter()
 
     filled, idata = impute(
         energy,
@@ -486,7 +545,8 @@ def heldout_imputation(
     )
     draws = idata.posterior["x"].values
     lower, upper = np.quantile(draws, [0.05, 0.95], axis=(0, 1))
-    baseline = np.broadcast_to(train_means, truth.shape)
+    seconds = time.perf_counter() - started
+    baseline = np.broadcast_to(np.nanmean(train, axis=0), truth.shape)
     rmse = np.sqrt(np.mean((filled[missing] - truth[missing]) ** 2))
     rmse_baseline = np.sqrt(np.mean((baseline[missing] - truth[missing]) ** 2))
     inside = (truth[missing] >= lower[missing]) & (truth[missing] <= upper[missing])
@@ -496,6 +556,8 @@ def heldout_imputation(
         "interval_coverage_90": float(inside.mean()),
         "rhat_max": float(np.nanmax(rhat)),
         "reflect_accept": float(idata["sample_stats"]["reflect_accept"].mean()),
+        "jump_accept": float(idata["sample_stats"]["jump_accept"].mean()),
+        "imputation_seconds": seconds,
         "n_imputed": int(missing.sum()),
         "truth": truth,
         "observed": observed,
@@ -553,7 +615,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     starts = trainer_missing.filled[: settings.chains * settings.n_chains]
     arms_missing = sample_arm_fantasies(energy_missing, starts, settings).posterior["v"].values
 
-    imputation = heldout_imputation(energy, X.mean(axis=0), settings)
+    imputation = heldout_imputation(energy, X, settings)
     fitted = table["residual"] < 0.1
     result: dict[str, Any] = {
         "seed": seed,

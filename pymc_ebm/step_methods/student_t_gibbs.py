@@ -1,0 +1,383 @@
+"""Exact blocked Gibbs sampling of products of Student-t experts by their scale mixture.
+
+A :class:`~pymc_ebm.StudentT` energy ``E(v) = Σ_j α_j log(1 + ½ s_j²)``,
+``s_j = w_j · v``, is a Gaussian scale mixture: since
+``(1 + ½ s²)^(-α) = Γ(α)⁻¹ ∫ u^(α-1) e^(-u (1 + ½ s²)) du``, the joint density
+
+``p(v, u) ∝ Π_j u_j^(α_j - 1) exp(-u_j) exp(-½ u_j s_j²)``
+
+has ``p(v)`` as its marginal, and both conditionals in closed form:
+
+* ``u_j | v ~ Gamma(shape α_j, rate 1 + ½ (w_j · v)²)``, independently;
+* ``v | u ~ N(0, (Wᵀ diag(u) W)⁻¹)``, proper when the rows of ``W`` span
+  the space (every ``u_j`` is positive).
+
+One sweep draws all auxiliary precisions, then all visibles, for every row
+at once. :class:`StudentTKernel` runs sweeps on plain arrays of shape
+``(n, dim)``; the PyMC step method :class:`StudentTGibbs` runs the same
+kernel on the model's points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import pymc as pm
+from pymc.blocking import PointType, StatsType
+from pymc.step_methods import STEP_METHODS
+from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
+from pytensor.graph.basic import Variable
+
+from pymc_ebm.energies.student_t import StudentT
+from pymc_ebm.model import _TAG_POTENTIAL, energy_of, role_of
+from pymc_ebm.step_methods.copying import ModelFreeCopy
+from pymc_ebm.step_methods.row_independence import registered_rows
+
+__all__ = ["StudentTGibbs", "StudentTKernel", "spans_the_space"]
+
+
+def spans_the_space(W: npt.ArrayLike) -> bool:
+    """Whether the rows of ``W`` (shape ``(n_experts, dim)``) span ``R^dim``.
+
+    The rank is that of NumPy's SVD with its default tolerance
+    (``σ_max × max(W.shape) × eps``).
+
+    Examples
+    --------
+    >>> spans_the_space([[1.0, 0.0], [1.0, 1e-3]]), spans_the_space([[1.0, 2.0], [2.0, 4.0]])
+    (True, False)
+    """
+    W = np.asarray(W, dtype=float)
+    return bool(W.shape[0] >= W.shape[1] and np.linalg.matrix_rank(W) == W.shape[1])
+
+
+class StudentTKernel:
+    """Blocked Gibbs kernel of a :class:`~pymc_ebm.StudentT` energy on NumPy arrays.
+
+    The parameters are read from the energy's shared variables at every call
+    (``get_value(borrow=True)``), so updates made in place are used at once.
+    Computations are in float64 whatever ``floatX``.
+
+    Parameters
+    ----------
+    energy : StudentT
+        The energy (exactly this class: a subclass may change the energy).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> from pymc_ebm.step_methods import StudentTKernel
+    >>> kernel = StudentTKernel(pymc_ebm.StudentT(W=np.eye(3), alpha=np.full(3, 2.0)))
+    >>> rng = np.random.default_rng(0)
+    >>> v, u = kernel.sweep(np.zeros((100, 3)), rng, n_sweeps=2)
+    >>> v.shape, u.shape
+    ((100, 3), (100, 3))
+    """
+
+    def __init__(self, energy: StudentT) -> None:
+        if type(energy) is not StudentT:
+            raise TypeError(f"energy must be a StudentT, got {type(energy).__name__}")
+        self.energy = energy
+
+    def _values(self) -> tuple[np.ndarray, np.ndarray]:
+        W = np.asarray(self.energy.W.get_value(borrow=True), dtype=float)
+        alpha = np.exp(np.asarray(self.energy.log_alpha.get_value(borrow=True), dtype=float))
+        return W, alpha
+
+    def sample_precisions(self, v: npt.ArrayLike, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``u_j | v ~ Gamma(α_j, rate 1 + ½ (w_j · v)²)`` for every row and expert.
+
+        Parameters
+        ----------
+        v : array_like, shape (n, dim)
+            Visible vectors.
+        rng : numpy.random.Generator
+            Uses ``rng.standard_gamma``.
+
+        Returns
+        -------
+        ndarray, shape (n, n_experts)
+        """
+        W, alpha = self._values()
+        s = np.asarray(v, dtype=float) @ W.T
+        shape = np.broadcast_to(alpha, s.shape)
+        return rng.standard_gamma(shape) / (1.0 + 0.5 * s**2)
+
+    def sample_visible(self, u: npt.ArrayLike, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``v | u ~ N(0, (Wᵀ diag(u) W)⁻¹)`` for every row.
+
+        With ``A = diag(√u) W = Q R`` (QR decomposition, ``R`` upper triangular
+        of shape ``(dim, dim)``), the precision is ``AᵀA = RᵀR``, so
+        ``v = R⁻¹ z`` with ``z ~ N(0, I)`` has covariance ``(RᵀR)⁻¹``; the QR
+        route squares no condition number.
+
+        Parameters
+        ----------
+        u : array_like, shape (n, n_experts)
+            Positive auxiliary precisions.
+        rng : numpy.random.Generator
+            Uses ``rng.standard_normal((n, dim))``.
+
+        Returns
+        -------
+        ndarray, shape (n, dim)
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            When a row's precision is singular (an auxiliary precision
+            underflowed to 0 and the rest do not span the space).
+        """
+        W, _ = self._values()
+        u = np.asarray(u, dtype=float)
+        A = np.sqrt(u)[:, :, None] * W[None, :, :]  # (n, n_experts, dim)
+        R = np.linalg.qr(A, mode="r")  # (n, dim, dim)
+        z = rng.standard_normal((u.shape[0], W.shape[1]))
+        return np.linalg.solve(R, z[:, :, None])[:, :, 0]
+
+    def sweep(
+        self, v: npt.ArrayLike, rng: np.random.Generator, n_sweeps: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run blocked Gibbs sweeps: all precisions given ``v``, then all visibles.
+
+        Parameters
+        ----------
+        v : array_like, shape (n, dim)
+            Starting visibles.
+        rng : numpy.random.Generator
+            Source of all randomness.
+        n_sweeps : int, default 1
+            Number of sweeps.
+
+        Returns
+        -------
+        v : ndarray, shape (n, dim)
+            The visibles after the last sweep.
+        u : ndarray, shape (n, n_experts)
+            The precisions the last visibles were drawn from.
+        """
+        if (
+            isinstance(n_sweeps, bool)
+            or not isinstance(n_sweeps, int | np.integer)
+            or n_sweeps < 1
+        ):
+            raise ValueError(f"n_sweeps must be a positive integer, got {n_sweeps!r}")
+        for _ in range(n_sweeps):
+            u = self.sample_precisions(v, rng)
+            v = self.sample_visible(u, rng)
+        return v, u
+
+
+class _Group(NamedTuple):
+    kernel: StudentTKernel
+    name: str  # value variable name
+
+
+class StudentTGibbs(ModelFreeCopy, BlockedStep):
+    """Exact blocked Gibbs sampler for visibles over a product of Student-t experts.
+
+    For a visible variable made by :func:`pymc_ebm.visible` over a
+    :class:`~pymc_ebm.StudentT` energy, one step draws the auxiliary
+    precisions ``u_j | v ~ Gamma(α_j, rate 1 + ½ (w_j · v)²)`` of every row
+    and expert, then every row's ``v | u ~ N(0, (Wᵀ diag(u) W)⁻¹)``, and
+    discards ``u`` (data augmentation: the chain on ``v`` leaves ``p(v)``
+    invariant). Both conditionals are exact, so nothing is ever rejected and
+    there is nothing to tune. The energy's parameters are read at every step.
+
+    Parameters
+    ----------
+    vars : list of TensorVariable, optional
+        Visible variables (random or value variables) registered over
+        ``StudentT`` energies. Defaults to every variable of the model the
+        step can sample exactly.
+    model : pm.Model, optional
+        Defaults to the model on the context stack.
+    rng : RandomGenerator, optional
+        Seed or generator, see :func:`pymc.util.get_random_generator`.
+    initial_point : dict, optional
+        Unused (accepted for ``pm.sample``).
+    compile_kwargs : dict, optional
+        Unused (accepted for ``pm.sample``): nothing is compiled, the
+        conditionals are drawn in NumPy.
+    blocked : bool, default True
+        With ``False`` and several variables, PyMC builds one step per variable.
+
+    Notes
+    -----
+    The step is exact for, and accepts only, a free visible variable
+    registered by :func:`pymc_ebm.visible` (``n_chains`` rows, no transform)
+    over an energy of class ``StudentT`` exactly, whose filters ``W`` span
+    the space (so that ``v | u`` is a proper Gaussian), with no model term
+    other than its own energy potential depending on it. ``competence`` is
+    ``IDEAL`` exactly for those variables (one check, ``_refusal_reason``,
+    serves both), and importing :mod:`pymc_ebm` puts this class first in
+    ``pymc.step_methods.STEP_METHODS``, so plain ``pm.sample()`` picks it.
+    Elsewhere ``competence`` is ``INCOMPATIBLE`` and PyMC uses NUTS.
+
+    Spanning filters make the conditionals proper, not ``p(v)``: the product
+    is a proper density only when the ``α`` are large enough in every
+    direction (in one dimension ``α > ½``); on an improper ``p(v)`` the chain
+    drifts away, as any sampler's would.
+
+    Sampler statistics, one value of each per draw:
+
+    ``tune`` (bool)
+        True while the draw is a tuning draw (nothing is tuned).
+    ``mean_precision`` (float64)
+        Mean auxiliary precision ``u_j`` over rows and experts (and the
+        step's visibles) drawn in this step; small values flag experts whose
+        constraints are strongly violated.
+
+    References
+    ----------
+    .. [1] Andrews, D. F. and Mallows, C. L. (1974). Scale mixtures of normal
+       distributions. *JRSS B*, 36(1), 99-102.
+    .. [2] Welling, M., Hinton, G. E. and Osindero, S. (2003). Learning sparse
+       topographic representations with products of Student-t distributions.
+       *NIPS 15*.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_ebm
+    >>> experts = pymc_ebm.StudentT(W=[[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], alpha=[2.0, 2.0, 2.0])
+    >>> with pm.Model() as model:
+    ...     v = pymc_ebm.visible("v", experts, n_chains=10)
+    ...     step = pymc_ebm.StudentTGibbs([v], rng=0)
+    >>> new_point, stats = step.step(model.initial_point())
+    >>> new_point["v"].shape, sorted(stats[0])
+    ((10, 2), ['mean_precision', 'tune'])
+    """
+
+    name = "student_t_gibbs"
+    stats_dtypes_shapes = {
+        "tune": (bool, []),
+        "mean_precision": (np.float64, []),
+    }
+    _state_class = StepMethodState
+
+    def __init__(
+        self,
+        vars: Sequence[Variable] | Variable | None = None,
+        *,
+        model: pm.Model | None = None,
+        rng: RandomGenerator = None,
+        initial_point: PointType | None = None,
+        compile_kwargs: dict | None = None,
+        blocked: bool = True,
+    ) -> None:
+        model = pm.modelcontext(model)
+        if vars is None:
+            reasons = {
+                value: _refusal_reason(model, model.values_to_rvs[value])
+                for value in model.value_vars
+            }
+            vars = [value for value, reason in reasons.items() if reason is None]
+            if not vars:
+                raise ValueError(
+                    "the model has no variable StudentTGibbs can sample: "
+                    + "; ".join(str(reason) for reason in reasons.values())
+                )
+        elif not isinstance(vars, list | tuple):
+            vars = [vars]
+        self.vars = get_value_vars_from_user_vars(vars, model)
+        groups = []
+        for value in self.vars:
+            rv = model.values_to_rvs[value]
+            reason = _refusal_reason(model, rv)
+            if reason is not None:
+                raise ValueError(reason)
+            groups.append(_Group(StudentTKernel(energy_of(rv)), value.name))
+        self.groups = groups
+        self.blocked = blocked
+        self.rng = get_random_generator(rng)
+        self.tune = True
+
+    def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
+        """Take the chain's generator and reset the tuning flag (nothing is tuned)."""
+        super().setup_chain(rng, tune, draws)
+        self.tune = tune > 0
+
+    def reset_tuning(self) -> None:
+        """Nothing to tune."""
+
+    def step(self, point: PointType) -> tuple[PointType, StatsType]:
+        """One sweep (precisions, then visibles) over every visible; returns a new point."""
+        new = dict(point)
+        total = 0.0
+        count = 0
+        for group in self.groups:
+            value = point[group.name]
+            v, u = group.kernel.sweep(value, self.rng)
+            new[group.name] = v.astype(value.dtype, copy=False)
+            total += float(u.sum())
+            count += u.size
+        stats = {"tune": bool(self.tune), "mean_precision": total / count}
+        return new, [stats]
+
+    @staticmethod
+    def competence(var: Variable, has_grad: bool = False) -> Competence:
+        """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
+
+        PyMC passes the random variable only, so the model is the one on the
+        context stack (sample inside ``with model:``).
+        """
+        if type(energy_of(var)) is not StudentT or role_of(var) != "visible":
+            return Competence.INCOMPATIBLE
+        try:
+            model = pm.modelcontext(None)
+        except TypeError:
+            return Competence.INCOMPATIBLE
+        if _refusal_reason(model, var) is not None:
+            return Competence.INCOMPATIBLE
+        return Competence.IDEAL
+
+
+def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
+    """Why :class:`StudentTGibbs` cannot sample ``rv`` in ``model``; ``None`` when it can.
+
+    The one check behind both ``StudentTGibbs.competence`` and its
+    constructor.
+    """
+    energy = energy_of(rv)
+    if type(energy) is not StudentT or role_of(rv) != "visible":
+        return (
+            f"StudentTGibbs can only sample variables registered by pymc_ebm.visible over a "
+            f"StudentT energy, got {rv.name!r}"
+        )
+    if rv not in model.free_RVs:
+        return f"{rv.name!r} is not a free variable of the model"
+    if model.rvs_to_transforms.get(rv) is not None:
+        return f"StudentTGibbs needs {rv.name!r} without a transform"
+    potential = rv.tag.__dict__.get(_TAG_POTENTIAL)
+    names = {p.name for p in model.potentials}
+    if potential is None or potential.name not in names:
+        return f"the energy potential of {rv.name!r} is not in the model"
+    if not registered_rows(model, [model.rvs_to_values[rv]]):
+        return (
+            f"StudentTGibbs draws exact conditionals of the Student-t energy only, but "
+            f"another term of the model depends on {rv.name!r}"
+        )
+    if not spans_the_space(energy.W.get_value(borrow=True)):
+        return (
+            f"the filters W of {rv.name!r} do not span the space (rank "
+            f"{np.linalg.matrix_rank(energy.W.get_value())} < dim {energy.dim}): "
+            "v given the precisions would be an improper Gaussian"
+        )
+    return None
+
+
+def register() -> None:
+    """Put :class:`StudentTGibbs` first in PyMC's step-method list (idempotent)."""
+    for i in reversed(range(len(STEP_METHODS))):
+        if getattr(STEP_METHODS[i], "__qualname__", None) == StudentTGibbs.__qualname__ and (
+            STEP_METHODS[i].__module__ == StudentTGibbs.__module__
+        ):
+            del STEP_METHODS[i]
+    STEP_METHODS.insert(0, StudentTGibbs)
+
+
+register()
