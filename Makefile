@@ -15,6 +15,8 @@ PYTHON := $(shell for p in python3.12 python3.13 python3 python; do \
 $(VENV)/.ready: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found on PATH or under pyenv" >&2; exit 1; fi
 	@echo "using $(PYTHON)"
+	@# recent tox versions write a .venv *file* (a PEP 832 redirect to a tox env) when run directly
+	@if [ -f $(VENV) ]; then echo "replacing the .venv redirect file with a virtual environment"; rm -f $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet "tox>=4.11"

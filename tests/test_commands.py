@@ -93,8 +93,24 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     "tox -e bench": NotRun("as for `make bench`"),
     "make lint": NotRun("ruff in its own tox environment (`tox -e lint`), run by CI"),
     "make docs": NotRun(
-        "`tox -e docs` runs the docstring examples, which the tests environment runs too "
-        "(`--doctest-modules ... pymc_ebm`, checked by test_tests_env_runs_the_doctests)"
+        "`tox -e docs` builds the Sphinx site (minutes: it executes the case studies at quick "
+        "size); tests/test_docs.py checks its sources (every public name in docs/api.md, every "
+        "case study in the front page's toctree); the docstring examples run in the tests "
+        "environment (`--doctest-modules ... pymc_ebm`, test_tests_env_runs_the_doctests)"
+    ),
+    "tox -e docs": NotRun("as for `make docs`"),
+    "tox -e wheel": NotRun(
+        "a release check in its own tox environment: builds the sdist and wheel, `twine check`, "
+        "installs the wheel into an empty virtual environment (pip downloads the dependencies) "
+        "and runs `python -m pymc_ebm demo unigauss --quick` from it"
+    ),
+    "python -m build": NotRun("run by `tox -e wheel` (into its temporary directory)"),
+    "pip install .": NotRun(
+        "installs the checkout; `make test` installs it (editable) through tox, "
+        "`tox -e wheel` installs the built wheel"
+    ),
+    "pip install dist/pymc_ebm-*.whl": NotRun(
+        "what `tox -e wheel` does with the wheel it builds, in an empty virtual environment"
     ),
     "tox -e slow": NotRun(
         "the slow tests themselves (full-size demos and case studies, up to an hour)"

@@ -398,26 +398,26 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     meaning is the same; "rows" are the chains of a per-row test, or the
     whole block in a joint test):
 
-    ===================  =======  =================================================
-    ``tune``             bool     whether the step size was being adapted
-    ``accept``           float64  mean acceptance probability ``min(1, e^{-ΔH})``
-                                  over rows (and trajectories)
-    ``accepted``         float64  fraction of rows (and trajectories) accepted
-    ``energy_error``     float64  mean ``ΔH`` of the last trajectory over rows
-                                  that did not diverge (NaN if all did)
-    ``max_energy_error`` float64  largest ``|ΔH|`` of the last trajectory
-    ``energy``           float64  Hamiltonian ``Σ_i H_i`` of the state the draw
-                                  ends in (the accepted end point with its
-                                  momentum, or the start with its fresh momentum),
-                                  summed over rows: what ``az.bfmi`` and energy
-                                  plots read
-    ``step_size``        float64  ``ε`` of the draw, before the jitter
-    ``step_size_bar``    float64  dual-averaged ``ε`` (used once tuning stops)
-    ``n_steps``          int64    leapfrog steps per draw
-    ``diverging``        bool     whether any row diverged
-    ``n_diverging``      int64    row trajectories that diverged
-    ``model_logp``       float64  the model's log density after the draw
-    ===================  =======  =================================================
+    ====================  =======  =================================================
+    ``tune``              bool     whether the step size was being adapted
+    ``accept``            float64  mean acceptance probability ``min(1, e^{-ΔH})``
+                                   over rows (and trajectories)
+    ``accepted``          float64  fraction of rows (and trajectories) accepted
+    ``energy_error``      float64  mean ``ΔH`` of the last trajectory over rows
+                                   that did not diverge (NaN if all did)
+    ``max_energy_error``  float64  largest ``|ΔH|`` of the last trajectory
+    ``energy``            float64  Hamiltonian ``Σ_i H_i`` of the state the draw
+                                   ends in (the accepted end point with its
+                                   momentum, or the start with its fresh momentum),
+                                   summed over rows: what ``az.bfmi`` and energy
+                                   plots read
+    ``step_size``         float64  ``ε`` of the draw, before the jitter
+    ``step_size_bar``     float64  dual-averaged ``ε`` (used once tuning stops)
+    ``n_steps``           int64    leapfrog steps per draw
+    ``diverging``         bool     whether any row diverged
+    ``n_diverging``       int64    row trajectories that diverged
+    ``model_logp``        float64  the model's log density after the draw
+    ====================  =======  =================================================
 
     The compiled function takes the current values of the sampled variables
     ``(n_chains, ...)``, those of the other variables the density depends on,

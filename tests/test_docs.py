@@ -1,0 +1,88 @@
+"""The documentation site's sources are complete, and the version has one source.
+
+The site itself is built by ``tox -e docs`` (``make docs``), not here: these
+checks are cheap and run in the tests environment.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import pymc_ebm
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def autosummary_names(markdown: str) -> set[str]:
+    """Names listed in the ``.. autosummary::`` blocks of ``markdown``, fully qualified."""
+    module = re.search(r"\.\. currentmodule:: ([\w.]+)", markdown).group(1)
+    names = set()
+    for block in re.findall(r"\.\. autosummary::\n(.*?)```", markdown, re.S):
+        for line in block.splitlines():
+            item = line.strip()
+            if item and not item.startswith(":"):
+                names.add(f"{module}.{item}")
+    return names
+
+
+def test_autosummary_names_parser() -> None:
+    text = (
+        "```{eval-rst}\n.. currentmodule:: pkg\n```\n"
+        "```{eval-rst}\n.. autosummary::\n   :toctree: api\n\n   A\n   sub.f\n```\n"
+    )
+    assert autosummary_names(text) == {"pkg.A", "pkg.sub.f"}
+
+
+def test_api_page_lists_every_public_name() -> None:
+    listed = autosummary_names((DOCS / "api.md").read_text())
+    public = {f"pymc_ebm.{name}" for name in pymc_ebm.__all__}
+    assert not public - listed, f"not in docs/api.md: {sorted(public - listed)}"
+
+
+def test_api_page_lists_every_public_name_of_the_documented_modules() -> None:
+    listed = autosummary_names((DOCS / "api.md").read_text())
+    for module in (pymc_ebm.datasets, pymc_ebm.diagnostics):
+        public = {f"{module.__name__}.{name}" for name in module.__all__}
+        public = {n for n in public if not n.rsplit(".", 1)[1].isupper()}  # constants aside
+        assert not public - listed, f"not in docs/api.md: {sorted(public - listed)}"
+
+
+def test_every_case_study_has_a_page_in_the_front_page_toctree() -> None:
+    index = (DOCS / "index.md").read_text()
+    toctrees = "".join(re.findall(r"```\{toctree\}(.*?)```", index, re.S))
+    for script in sorted((ROOT / "case_studies").glob("[0-9]*.py")):
+        assert f"case_studies/{script.stem}\n" in toctrees, script.name
+    for page in ("install", "tour", "api", "changelog", "lecture"):
+        assert re.search(rf"^{page}$", toctrees, re.M), page
+
+
+def test_case_study_pages_say_how_their_outputs_were_made() -> None:
+    pytest.importorskip("jupytext")
+    import sys
+
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from case_study_reader import read_case_study
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    script = sorted((ROOT / "case_studies").glob("[0-9]*.py"))[0]
+    notebook = read_case_study(script.read_text())
+    title, note = notebook.cells[0], notebook.cells[1]
+    assert title.source.startswith("# ")
+    assert note.cell_type == "markdown" and "PYMC_EBM_QUICK=1" in note.source
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert code and "PYMC_EBM_QUICK" in "".join(code)  # the script reads the variable
+
+
+def test_version_has_one_source() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert "version" in project["project"]["dynamic"]
+    attr = project["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    assert attr == "pymc_ebm.__version__"
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+)?", pymc_ebm.__version__)
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## {pymc_ebm.__version__}" in changelog or "## Unreleased" in changelog
