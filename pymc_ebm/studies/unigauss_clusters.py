@@ -30,6 +30,7 @@ __all__ = [
     "expert_orientation",
     "fantasy_metrics",
     "initial_experts",
+    "meets_target",
     "mean_log_likelihood",
     "one_sweep_moves",
     "run",
