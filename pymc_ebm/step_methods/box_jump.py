@@ -18,11 +18,12 @@ from pytensor.graph.basic import Variable
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
+from pymc_ebm.step_methods.untuned import UntunedStep
 
 __all__ = ["BoxJump"]
 
 
-class BoxJump(ModelFreeCopy, BlockedStep):
+class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
     """Per-row independence Metropolis: propose a uniform point of the box, accept by energy.
 
     For a visible variable made by :func:`pymc_ebm.visible` over an energy
@@ -118,14 +119,6 @@ class BoxJump(ModelFreeCopy, BlockedStep):
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
-        """Take the chain's generator (nothing is tuned)."""
-        super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        """Nothing to tune."""
 
     def _energies(self, x: np.ndarray) -> np.ndarray:
         if self._energy_fn is None:

@@ -28,17 +28,13 @@ from scipy.special import logsumexp
 
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.row_independence import rows_are_independent
+from pymc_ebm.step_methods.row_independence import row_log_density, rows_are_independent
+from pymc_ebm.step_methods.untuned import UntunedStep
 
 __all__ = ["ModeJump"]
 
 
-def _row_logp(terms: list) -> Any:
-    """Sum of the model's terms per row (a term of one dimension is per row already)."""
-    return sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
-
-
-class ModeJump(ModelFreeCopy, BlockedStep):
+class ModeJump(UntunedStep, ModelFreeCopy, BlockedStep):
     """Jumps between the modes of each row: independence Metropolis from a Laplace mixture.
 
     For a variable of shape ``(n_rows, width)`` whose rows are independent
@@ -141,8 +137,7 @@ class ModeJump(ModelFreeCopy, BlockedStep):
         scale = np.broadcast_to(np.asarray(scale, dtype=float), start.shape)
         if not np.all(np.isfinite(scale) & (scale > 0)):
             raise ValueError(f"scale must be positive and finite, shape {start.shape}")
-        terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
-        row_logp = _row_logp(terms)
+        row_logp = row_log_density(model, value)
         independent, why = rows_are_independent(-row_logp, [value], model.value_vars, point)
         if not independent:
             raise ValueError(f"ModeJump needs rows that are independent chains: {why}")
@@ -279,14 +274,6 @@ class ModeJump(ModelFreeCopy, BlockedStep):
         new_point = dict(point)
         new_point[self.value_name] = moved.astype(np.asarray(point[self.value_name]).dtype)
         return new_point, [{"tune": bool(self.tune), "jump_accept": float(accept.mean())}]
-
-    def setup_chain(self, rng: Any, tune: int, draws: int) -> None:
-        """Take the chain's generator (nothing is tuned)."""
-        super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        """Nothing to tune."""
 
     @staticmethod
     def competence(var: Any, has_grad: bool = False) -> Competence:

@@ -39,7 +39,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm.model import _TAG_POTENTIAL, role_of
 
-__all__ = ["MAX_JACOBIAN_SIZE", "registered_rows", "rows_are_independent"]
+__all__ = ["MAX_JACOBIAN_SIZE", "registered_rows", "row_log_density", "rows_are_independent"]
 
 MAX_JACOBIAN_SIZE = 2**24
 """Most Jacobian entries computed: the first rows are probed when all rows would exceed it."""
@@ -154,3 +154,26 @@ def registered_rows(model: pm.Model, block: list[TensorVariable]) -> bool:
         if touched and touched != {own.get(potential.name)}:
             return False
     return True
+
+
+def row_log_density(model: pm.Model, value: TensorVariable) -> TensorVariable:
+    """The model's log density terms that depend on ``value``, summed within each row.
+
+    Parameters
+    ----------
+    model : pm.Model
+        The model.
+    value : TensorVariable
+        A value variable of shape ``(n_rows, ...)``.
+
+    Returns
+    -------
+    TensorVariable, shape (n_rows,)
+        Every term of ``model.logp(sum=False)`` with ``value`` among its
+        ancestors, each summed over all but its first axis (a term of one
+        dimension is per row already). With independent rows (see
+        :func:`rows_are_independent`) entry ``i`` is row ``i``'s log density up
+        to a constant.
+    """
+    terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
+    return sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)

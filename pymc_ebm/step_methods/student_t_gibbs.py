@@ -36,6 +36,7 @@ from pymc_ebm.energies.student_t import StudentT
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, role_of
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.row_independence import registered_rows
+from pymc_ebm.step_methods.untuned import UntunedStep, accepted_vars
 
 __all__ = ["StudentTGibbs", "StudentTKernel", "spans_the_space"]
 
@@ -177,7 +178,7 @@ class _Group(NamedTuple):
     name: str  # value variable name
 
 
-class StudentTGibbs(ModelFreeCopy, BlockedStep):
+class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     """Exact blocked Gibbs sampler for visibles over a product of Student-t experts.
 
     For a visible variable made by :func:`pymc_ebm.visible` over a
@@ -270,19 +271,7 @@ class StudentTGibbs(ModelFreeCopy, BlockedStep):
         blocked: bool = True,
     ) -> None:
         model = pm.modelcontext(model)
-        if vars is None:
-            reasons = {
-                value: _refusal_reason(model, model.values_to_rvs[value])
-                for value in model.value_vars
-            }
-            vars = [value for value, reason in reasons.items() if reason is None]
-            if not vars:
-                raise ValueError(
-                    "the model has no variable StudentTGibbs can sample: "
-                    + "; ".join(str(reason) for reason in reasons.values())
-                )
-        elif not isinstance(vars, list | tuple):
-            vars = [vars]
+        vars = accepted_vars(model, vars, _refusal_reason, "StudentTGibbs")
         self.vars = get_value_vars_from_user_vars(vars, model)
         groups = []
         for value in self.vars:
@@ -295,14 +284,6 @@ class StudentTGibbs(ModelFreeCopy, BlockedStep):
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
-        """Take the chain's generator and reset the tuning flag (nothing is tuned)."""
-        super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        """Nothing to tune."""
 
     def step(self, point: PointType) -> tuple[PointType, StatsType]:
         """One sweep (precisions, then visibles) over every visible; returns a new point."""

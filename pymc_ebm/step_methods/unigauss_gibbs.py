@@ -39,6 +39,7 @@ from scipy.special import expit, log_ndtr, ndtri_exp
 from pymc_ebm.energies.unigauss import UniGauss
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
 from pymc_ebm.step_methods.copying import ModelFreeCopy
+from pymc_ebm.step_methods.untuned import UntunedStep, accepted_vars
 
 __all__ = ["UniGaussGibbs", "UniGaussKernel", "sample_visible"]
 
@@ -362,7 +363,7 @@ class _Group(NamedTuple):
     update_h: bool
 
 
-class UniGaussGibbs(ModelFreeCopy, BlockedStep):
+class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     """Parallel blocked Gibbs sampler for products of uni-gauss experts.
 
     For a visible variable made by :func:`pymc_ebm.visible` over a
@@ -493,32 +494,12 @@ class UniGaussGibbs(ModelFreeCopy, BlockedStep):
     ) -> None:
         model = pm.modelcontext(model)
         self.mode_jumps = bool(mode_jumps)
-        if vars is None:
-            reasons = {
-                value: _refusal_reason(model, model.values_to_rvs[value])
-                for value in model.value_vars
-            }
-            vars = [value for value, reason in reasons.items() if reason is None]
-            if not vars:
-                raise ValueError(
-                    "the model has no variable UniGaussGibbs can sample: "
-                    + "; ".join(str(reason) for reason in reasons.values())
-                )
-        elif not isinstance(vars, list | tuple):
-            vars = [vars]
+        vars = accepted_vars(model, vars, _refusal_reason, "UniGaussGibbs")
         self.vars = get_value_vars_from_user_vars(vars, model)
         self.groups = _make_groups(model, self.vars, compile_kwargs)
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def setup_chain(self, rng: RandomGenerator, tune: int, draws: int) -> None:
-        """Take the chain's generator and reset the tuning flag (nothing is tuned)."""
-        super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        """Nothing to tune."""
 
     def step(self, point: PointType) -> tuple[PointType, StatsType]:
         """One sweep over every group of variables; returns a new point."""

@@ -22,10 +22,8 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor
-import pytensor.tensor as pt
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
-from pytensor.graph.traversal import ancestors
 
 from pymc_ebm.datasets import link_lengths
 from pymc_ebm.energies.combine import ProductOfExperts
@@ -35,6 +33,8 @@ from pymc_ebm.model import missing_layout
 from pymc_ebm.sampling import sample_fantasies
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.mode_jump import ModeJump
+from pymc_ebm.step_methods.row_independence import row_log_density
+from pymc_ebm.step_methods.untuned import UntunedStep
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
@@ -277,7 +277,7 @@ def bias_table(constraints: FASConstraints, lengths: np.ndarray) -> pd.DataFrame
     return pd.DataFrame(rows).set_index("unit")
 
 
-class ArmReflection(ModelFreeCopy, BlockedStep):
+class ArmReflection(UntunedStep, ModelFreeCopy, BlockedStep):
     """Mirror moves of joints with missing coordinates: Metropolis jumps between the arm's modes.
 
     A joint with missing coordinates must keep its links' lengths. For an end
@@ -356,23 +356,13 @@ class ArmReflection(ModelFreeCopy, BlockedStep):
                 if column >= 0:
                     self.slot_of[r, column] = slot
         self.n_joints = observed.shape[1] // 3
-        terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
-        row_logp = sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
-        self._logp_graph = ([value], row_logp)  # the graph, not the model
+        self._logp_graph = ([value], row_log_density(model, value))  # the graph, not the model
         self._compile_kwargs = dict(compile_kwargs or {})
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked
         self.rng = get_random_generator(rng)
         self.tune = True
-
-    def setup_chain(self, rng: Any, tune: int, draws: int) -> None:
-        """Take the chain's generator (nothing is tuned)."""
-        super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        """Nothing to tune."""
 
     def _logp(self, x: np.ndarray) -> np.ndarray:
         """Log density of each incomplete row, shape ``(n_incomplete,)``."""
