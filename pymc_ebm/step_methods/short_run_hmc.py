@@ -30,6 +30,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
@@ -790,7 +791,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
                 [*q_in, *extra, *p_in, uniforms, step_size_in, *inv_mass_in],
                 outputs,
                 on_unused_input="ignore",
-                **compile_kwargs,
+                **backends.compile_kwargs(compile_kwargs),
             )
         self._fn.trust_input = True
 

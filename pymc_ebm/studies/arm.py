@@ -27,6 +27,7 @@ from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
 from pytensor.graph.traversal import ancestors
 
+from pymc_ebm import backends
 from pymc_ebm.datasets import link_lengths
 from pymc_ebm.energies.combine import ProductOfExperts
 from pymc_ebm.energies.constraints import FASConstraints
@@ -359,7 +360,7 @@ class ArmReflection(ModelFreeCopy, BlockedStep):
         terms = [t for t in model.logp(sum=False) if value in set(ancestors([t]))]
         row_logp = sum(pt.sum(t, axis=tuple(range(1, t.ndim))) if t.ndim > 1 else t for t in terms)
         self._logp_graph = ([value], row_logp)  # the graph, not the model
-        self._compile_kwargs = dict(compile_kwargs or {})
+        self._compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked

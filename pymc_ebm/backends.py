@@ -1,0 +1,143 @@
+"""The one place that says how the package compiles its PyTensor functions.
+
+Every function the package compiles (the :class:`~pymc_ebm.ShortRunHMC`
+draw, the uni-gauss kernel, :class:`~pymc_ebm.BoxJump`,
+:class:`~pymc_ebm.ModeJump`, the trainer's update, the energy helpers, the
+AIS transition) asks :func:`compile_kwargs` for its ``pytensor.function``
+keyword arguments. Those take the PyTensor ``mode`` of the package-level
+backend unless the caller's own ``compile_kwargs`` name a ``mode``:
+
+* ``"default"``: PyTensor's default mode (``pytensor.config.mode``), as
+  without this module;
+* ``"jax"``: PyTensor's ``"JAX"`` mode, so the compiled functions are
+  JIT-compiled JAX functions on whatever device JAX sees. It needs the
+  optional extra ``pip install 'pymc-ebm[jax]'``.
+
+The backend is read from the environment variable ``PYMC_EBM_BACKEND`` at
+import, set with :func:`set_backend`, or set for a block with the context
+manager :func:`backend`. It applies to objects built while it is in force
+(functions are compiled in constructors).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytensor
+
+__all__ = ["BACKENDS", "backend", "compile_kwargs", "function", "get_backend", "set_backend"]
+
+#: Backend names and the PyTensor mode each compiles with (``None``: PyTensor's default).
+BACKENDS: dict[str, str | None] = {"default": None, "jax": "JAX"}
+
+_EXTRA_HINT = "install the optional extra: pip install 'pymc-ebm[jax]'"
+
+
+def _check(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
+    if name == "jax" and importlib.util.find_spec("jax") is None:
+        raise ImportError(f"the JAX backend needs JAX, which is not installed; {_EXTRA_HINT}")
+    return name
+
+
+_current: str = _check(os.environ.get("PYMC_EBM_BACKEND", "default") or "default")
+
+
+def get_backend() -> str:
+    """Name of the backend in force (``"default"`` or ``"jax"``).
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> pymc_ebm.get_backend() in pymc_ebm.backends.BACKENDS
+    True
+    """
+    return _current
+
+
+def set_backend(name: str) -> None:
+    """Set the package-level backend for everything compiled from now on.
+
+    Parameters
+    ----------
+    name : {"default", "jax"}
+        ``"jax"`` compiles with PyTensor's JAX mode.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    ImportError
+        For ``"jax"`` when JAX is not installed (the message names the extra).
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> previous = pymc_ebm.get_backend()
+    >>> pymc_ebm.set_backend("default")
+    >>> pymc_ebm.get_backend()
+    'default'
+    >>> pymc_ebm.set_backend(previous)
+    """
+    global _current
+    _current = _check(name)
+
+
+@contextmanager
+def backend(name: str) -> Iterator[str]:
+    """Use backend ``name`` inside a ``with`` block, then restore the previous one.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> with pymc_ebm.backend("default"):
+    ...     pymc_ebm.compile_kwargs()
+    {}
+    """
+    global _current
+    previous = _current
+    _current = _check(name)
+    try:
+        yield _current
+    finally:
+        _current = previous
+
+
+def compile_kwargs(kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``pytensor.function`` keyword arguments: ``kwargs`` plus the backend's ``mode``.
+
+    A ``mode`` in ``kwargs`` wins over the package-level backend.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> with pymc_ebm.backend("default"):
+    ...     pymc_ebm.compile_kwargs({"mode": "FAST_RUN", "trust_input": True})
+    {'mode': 'FAST_RUN', 'trust_input': True}
+    """
+    out = dict(kwargs or {})
+    mode = BACKENDS[_current]
+    if mode is not None:
+        out.setdefault("mode", mode)
+    return out
+
+
+def function(
+    inputs: Sequence[Any], outputs: Any, **kwargs: Any
+) -> pytensor.compile.function.types.Function:
+    """``pytensor.function(inputs, outputs, **kwargs)`` in the backend's mode.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from pymc_ebm.backends import function
+    >>> x = pt.dvector("x")
+    >>> float(function([x], (x**2).sum())([1.0, 2.0]))
+    5.0
+    """
+    return pytensor.function(inputs, outputs, **compile_kwargs(kwargs))
