@@ -27,9 +27,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytensor
 
-__all__ = ["BACKENDS", "backend", "compile_kwargs", "function", "get_backend", "set_backend"]
+__all__ = [
+    "BACKENDS",
+    "as_numpy_values",
+    "backend",
+    "compile_kwargs",
+    "function",
+    "get_backend",
+    "set_backend",
+]
 
 #: Backend names and the PyTensor mode each compiles with (``None``: PyTensor's default).
 BACKENDS: dict[str, str | None] = {"default": None, "jax": "JAX"}
@@ -141,3 +150,27 @@ def function(
     5.0
     """
     return pytensor.function(inputs, outputs, **compile_kwargs(kwargs))
+
+
+def as_numpy_values(shared: Sequence[Any]) -> None:
+    """Give shared variables written by a JAX function writable NumPy values again.
+
+    A function compiled in JAX mode leaves its updates as read-only arrays,
+    which functions compiled by other backends (Numba) refuse; this copies
+    such values once (a no-op for writable NumPy values).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor
+    >>> x = pytensor.shared(np.zeros(2))
+    >>> value = np.ones(2)
+    >>> value.flags.writeable = False
+    >>> x.set_value(value, borrow=True)
+    >>> as_numpy_values([x])
+    >>> x.get_value(borrow=True).flags.writeable
+    True
+    """
+    for variable in shared:
+        value = variable.get_value(borrow=True)
+        if not (isinstance(value, np.ndarray) and value.flags.writeable):
+            variable.set_value(np.array(value), borrow=True)

@@ -322,6 +322,7 @@ class ContrastiveDivergence:
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
         e_data, e_negative, finite, grad_norm = self._update(batch, negatives)
+        backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
                 f"update {len(self._records)} gave non-finite energies or parameters "

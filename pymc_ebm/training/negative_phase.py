@@ -92,6 +92,9 @@ class NegativePhase:
 
             step = ShortRunHMC(vars=[self.v], model=model, **step_kwargs)
         elif sampler == "nuts":
+            step_kwargs["compile_kwargs"] = backends.compile_kwargs(
+                step_kwargs.get("compile_kwargs")
+            )
             step = pm.NUTS(vars=[self.v], model=model, **step_kwargs)
         else:
             raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
