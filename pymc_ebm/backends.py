@@ -9,8 +9,9 @@ backend unless the caller's own ``compile_kwargs`` name a ``mode``:
 
 * ``"default"``: PyTensor's default mode (``pytensor.config.mode``), as
   without this module;
-* ``"jax"``: PyTensor's ``"JAX"`` mode, so the compiled functions are
-  JIT-compiled JAX functions on whatever device JAX sees. It needs the
+* ``"jax"``: PyTensor's ``"JAX"`` mode (as the registered mode
+  ``"PYMC_EBM_JAX"``, whose functions return NumPy arrays), so the compiled
+  functions are JIT-compiled JAX functions on whatever device JAX sees. It needs the
   optional extra ``pip install 'pymc-ebm[jax]'``.
 
 The backend is read from the environment variable ``PYMC_EBM_BACKEND`` at
@@ -21,6 +22,7 @@ manager :func:`backend`. It applies to objects built while it is in force
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Iterator, Sequence
@@ -29,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import pytensor
+from pytensor.compile.mode import Mode, predefined_modes, register_mode
+from pytensor.link.jax.linker import JAXLinker
 
 __all__ = [
     "BACKENDS",
@@ -38,10 +42,36 @@ __all__ = [
     "function",
     "get_backend",
     "set_backend",
+    "shard_rows",
 ]
 
+
+class NumPyJAXLinker(JAXLinker):
+    """PyTensor's JAX linker, with outputs handed back as writable NumPy arrays.
+
+    ``jax.Array`` outputs (read-only buffers once seen by NumPy) would reach
+    PyMC's trace and functions compiled by other backends, which refuse them
+    (Numba cannot type read-only buffers); so each output (updated shared
+    variables included) is copied to host memory once per call.
+    """
+
+    def jit_compile(self, fn: Any) -> Any:
+        """JIT-compile ``fn`` with JAX and copy its outputs to NumPy."""
+        jitted = super().jit_compile(fn)
+
+        def to_numpy(*args: Any) -> list[np.ndarray]:
+            return [np.array(out) for out in jitted(*args)]
+
+        return to_numpy
+
+
+#: PyTensor's JAX mode (rewrites and all) with :class:`NumPyJAXLinker`.
+JAX_MODE = "PYMC_EBM_JAX"
+if JAX_MODE not in predefined_modes:
+    register_mode(JAX_MODE, Mode(NumPyJAXLinker(), predefined_modes["JAX"].provided_optimizer))
+
 #: Backend names and the PyTensor mode each compiles with (``None``: PyTensor's default).
-BACKENDS: dict[str, str | None] = {"default": None, "jax": "JAX"}
+BACKENDS: dict[str, str | None] = {"default": None, "jax": JAX_MODE}
 
 _EXTRA_HINT = "install the optional extra: pip install 'pymc-ebm[jax]'"
 
@@ -174,3 +204,56 @@ def as_numpy_values(shared: Sequence[Any]) -> None:
         value = variable.get_value(borrow=True)
         if not (isinstance(value, np.ndarray) and value.flags.writeable):
             variable.set_value(np.array(value), borrow=True)
+
+
+def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
+    """Under the JAX backend with several devices, ``x`` split along ``axis`` across them.
+
+    Data parallelism by JAX sharding: the returned ``jax.Array`` holds an
+    equal block of rows on each of the ``n`` devices ``jax.devices()`` lists
+    (a one-dimensional mesh, axis ``"rows"``); a function compiled in JAX
+    mode that gets it runs each device's block there, keeps the rows of its
+    outputs split, and leaves the replicated parameters and the reductions
+    over rows (gradients, sums) to XLA. ``x`` comes back unchanged with
+    the default backend, with one device, or when its length along ``axis``
+    is not a multiple of ``n`` (it then runs on the first device).
+
+    Parameters
+    ----------
+    x : ndarray
+        Rows along ``axis`` (chains, minibatch rows).
+    axis : int, default 0
+        The axis of the rows.
+
+    Returns
+    -------
+    ndarray or jax.Array
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> from pymc_ebm.backends import shard_rows
+    >>> with pymc_ebm.backend("default"):
+    ...     shard_rows(np.zeros((4, 2))).shape
+    (4, 2)
+    """
+    if _current != "jax":
+        return x
+    sharding = _row_sharding(np.ndim(x), axis)
+    n_devices = sharding.mesh.size
+    if n_devices == 1 or np.shape(x)[axis] % n_devices:
+        return x
+    import jax
+
+    return jax.device_put(x, sharding)
+
+
+@functools.cache
+def _row_sharding(ndim: int, axis: int) -> Any:
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()), ("rows",))
+    spec = [None] * ndim
+    spec[axis] = "rows"
+    return NamedSharding(mesh, PartitionSpec(*spec))

@@ -820,11 +820,17 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         step_size, step_size_bar = self._step_sizes(tune)
         rng = self.rng
         inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
-        inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        if self.per_row:  # JAX with several devices: the rows are split across them
+            n = len(self._var_names)
+            inputs[:n] = [backends.shard_rows(x) for x in inputs[:n]]
+            momenta = [backends.shard_rows(p, axis=1) for p in momenta]
+        inputs += momenta
         inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
         inputs.append(np.asarray(step_size, dtype=self._floatx))
         inputs += self._inverse_mass_inputs()
         *values, stats = self._fn(*inputs)
+        values = [np.asarray(v) for v in values]  # NumPy in the point, whatever the backend
         accept, accepted, energy_error, max_error, energy, n_div, model_logp = stats.tolist()
         if tune:
             self.step_adapt.update(accept, True)

@@ -321,7 +321,10 @@ class ContrastiveDivergence:
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        e_data, e_negative, finite, grad_norm = self._update(batch, negatives)
+        # Under JAX with several devices, the rows are split across them (data parallel).
+        e_data, e_negative, finite, grad_norm = self._update(
+            backends.shard_rows(batch), backends.shard_rows(negatives)
+        )
         backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
