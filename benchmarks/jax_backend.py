@@ -17,12 +17,13 @@ import warnings
 
 import numpy as np
 
-from benchmarks._common import Result, fmt_time, interleaved, median, paired_ratio, spread
+from benchmarks._common import Check, Result, fmt_time, interleaved, median, paired_ratio, spread
 
 NAME = "jax_backend"
 FULL = {"dim": 256, "experts": 768, "rows": 100, "n_steps": 30}
 QUICK = {"dim": 16, "experts": 32, "rows": 10, "n_steps": 5}
 STEP_SIZE = 0.01
+TOLERANCE = 1e-8  # float64 draws of the two backends, same inputs
 
 
 def _step(backend: str, sizes: dict, seed: int):
@@ -44,7 +45,9 @@ def run(quick: bool = False) -> Result:
         "`ShortRunHMC.step` built under `pymc_ebm.backend('jax')` against the same step "
         "under the default backend (PyTensor's default mode), float64, same seed",
     )
+    agreement = "first draws: max |JAX − default|"
     if importlib.util.find_spec("jax") is None:
+        res.checks.append(Check(agreement, None, TOLERANCE, "<=", "", "JAX not installed"))
         res.notes.append("Skipped: JAX is not installed (`pip install 'pymc-ebm[jax]'`).")
         return res
     import jax
@@ -54,9 +57,10 @@ def run(quick: bool = False) -> Result:
         warnings.simplefilter("ignore")
         steps = {name: _step(name, sizes, seed=1) for name in ("default", "jax")}
         first = {name: step.step(dict(point))[0] for name, (step, point) in steps.items()}
-    same = np.allclose(first["jax"]["v"], first["default"]["v"], rtol=1e-6, atol=1e-8)
-    if not same:
-        raise AssertionError("the JAX backend's first draw differs from the default backend's")
+    difference = float(np.max(np.abs(first["jax"]["v"] - first["default"]["v"])))
+    res.checks.append(
+        Check(agreement, difference, TOLERANCE, "<=", "", "same seed, same momenta and uniforms")
+    )
     state = {name: point for name, (_, point) in steps.items()}
 
     def timed(name):
@@ -77,7 +81,7 @@ def run(quick: bool = False) -> Result:
     res.row(
         "default time / JAX time",
         f"{ratio:.2f}×",
-        "above 1: JAX is faster; the first draws of both agree to rtol 1e-6",
+        "above 1: JAX is faster",
     )
     res.notes.append(
         f"JAX {jax.__version__}, devices {[str(d) for d in jax.devices()]}; "
