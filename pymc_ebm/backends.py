@@ -43,6 +43,7 @@ __all__ = [
     "get_backend",
     "set_backend",
     "shard_rows",
+    "uses_jax",
 ]
 
 
@@ -206,17 +207,34 @@ def as_numpy_values(shared: Sequence[Any]) -> None:
             variable.set_value(np.array(value), borrow=True)
 
 
+def uses_jax(kwargs: dict[str, Any]) -> bool:
+    """Whether ``pytensor.function`` keyword arguments compile a JAX function.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> from pymc_ebm.backends import uses_jax
+    >>> uses_jax({"mode": "JAX"}), uses_jax({})
+    (True, False)
+    """
+    mode = kwargs.get("mode")
+    if isinstance(mode, str):
+        return mode in ("JAX", JAX_MODE)
+    return isinstance(getattr(mode, "linker", None), JAXLinker)
+
+
 def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
-    """Under the JAX backend with several devices, ``x`` split along ``axis`` across them.
+    """With several JAX devices, ``x`` split along ``axis`` across them.
 
     Data parallelism by JAX sharding: the returned ``jax.Array`` holds an
     equal block of rows on each of the ``n`` devices ``jax.devices()`` lists
     (a one-dimensional mesh, axis ``"rows"``); a function compiled in JAX
     mode that gets it runs each device's block there, keeps the rows of its
     outputs split, and leaves the replicated parameters and the reductions
-    over rows (gradients, sums) to XLA. ``x`` comes back unchanged with
-    the default backend, with one device, or when its length along ``axis``
-    is not a multiple of ``n`` (it then runs on the first device).
+    over rows (gradients, sums) to XLA. ``x`` comes back unchanged without
+    JAX, with one device, or when its length along ``axis`` is not a
+    multiple of ``n`` (it then runs on the first device). Callers pass only
+    inputs of functions compiled in JAX mode (:func:`uses_jax`).
 
     Parameters
     ----------
@@ -233,11 +251,10 @@ def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
     --------
     >>> import numpy as np, pymc_ebm
     >>> from pymc_ebm.backends import shard_rows
-    >>> with pymc_ebm.backend("default"):
-    ...     shard_rows(np.zeros((4, 2))).shape
+    >>> shard_rows(np.zeros((4, 2))).shape  # split only where JAX sees several devices
     (4, 2)
     """
-    if _current != "jax":
+    if importlib.util.find_spec("jax") is None:
         return x
     sharding = _row_sharding(np.ndim(x), axis)
     n_devices = sharding.mesh.size

@@ -786,12 +786,15 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         ]
         self._uniforms_shape = (self.n_trajectories, n_rows + 1)
         self._floatx = floatx
+        compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        # Under JAX with several devices, the rows (independent chains) are split across them.
+        self._shard_rows = per_row and backends.uses_jax(compile_kwargs)
         with model:
             self._fn = pm_compile(
                 [*q_in, *extra, *p_in, uniforms, step_size_in, *inv_mass_in],
                 outputs,
                 on_unused_input="ignore",
-                **backends.compile_kwargs(compile_kwargs),
+                **compile_kwargs,
             )
         self._fn.trust_input = True
 
@@ -821,7 +824,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         rng = self.rng
         inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
         momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
-        if self.per_row:  # JAX with several devices: the rows are split across them
+        if self._shard_rows:
             n = len(self._var_names)
             inputs[:n] = [backends.shard_rows(x) for x in inputs[:n]]
             momenta = [backends.shard_rows(p, axis=1) for p in momenta]

@@ -322,9 +322,11 @@ class ContrastiveDivergence:
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
         # Under JAX with several devices, the rows are split across them (data parallel).
-        e_data, e_negative, finite, grad_norm = self._update(
-            backends.shard_rows(batch), backends.shard_rows(negatives)
-        )
+        if backends.uses_jax(self.compile_kwargs):
+            batch_in, negatives_in = backends.shard_rows(batch), backends.shard_rows(negatives)
+        else:
+            batch_in, negatives_in = batch, negatives
+        e_data, e_negative, finite, grad_norm = self._update(batch_in, negatives_in)
         backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
