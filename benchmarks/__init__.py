@@ -8,4 +8,12 @@ This module imports nothing heavy, so that ``__main__`` can fix the number of
 BLAS/OpenMP threads before NumPy is loaded.
 """
 
-BENCHMARKS = ("unigauss_mixing", "cd_update", "pot_hmc", "hmc_small", "mass_adaptation", "ais")
+BENCHMARKS = (
+    "unigauss_mixing",
+    "cd_update",
+    "pot_hmc",
+    "hmc_small",
+    "mass_adaptation",
+    "ais",
+    "jax_backend",
+)

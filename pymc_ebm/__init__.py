@@ -6,6 +6,7 @@ step methods and a contrastive-divergence trainer for learning.
 """
 
 from pymc_ebm import datasets, diagnostics
+from pymc_ebm.backends import backend, compile_kwargs, get_backend, set_backend
 from pymc_ebm.energies import (
     Energy,
     FASConstraints,
@@ -48,8 +49,11 @@ __all__ = [
     "TopographicStudentT",
     "UniGauss",
     "UniGaussGibbs",
+    "backend",
+    "compile_kwargs",
     "datasets",
     "diagnostics",
+    "get_backend",
     "grid_density",
     "hidden",
     "impute",
@@ -60,5 +64,6 @@ __all__ = [
     "rejection_sample",
     "sample_fantasies",
     "save",
+    "set_backend",
     "visible",
 ]

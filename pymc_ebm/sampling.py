@@ -8,9 +8,12 @@ import pymc as pm
 from xarray import DataTree
 
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.model import visible
+from pymc_ebm.model import hidden, visible
 
 __all__ = ["sample_fantasies"]
+
+#: ``pm.sample``'s external NUTS samplers.
+EXTERNAL_NUTS = ("nutpie", "numpyro", "blackjax")
 
 
 def sample_fantasies(
@@ -20,6 +23,8 @@ def sample_fantasies(
     n_chains: int = 1,
     random_seed: Any = None,
     var_name: str = "v",
+    nuts_sampler: str = "pymc",
+    hidden_name: str | None = None,
     **pm_sample_kwargs: Any,
 ) -> DataTree:
     """Sample ``p(v) ∝ exp(-E(v))`` with ``pm.sample`` and return its ArviZ DataTree.
@@ -41,6 +46,15 @@ def sample_fantasies(
         Passed to ``pm.sample``.
     var_name : str, default "v"
         Name of the visible variable in the posterior group.
+    nuts_sampler : {"pymc", "nutpie", "numpyro", "blackjax"}, default "pymc"
+        As in ``pm.sample``: ``"pymc"`` lets PyMC choose the step methods;
+        the others hand the whole model to that package's NUTS (installed
+        separately: ``pip install 'pymc-ebm[jax]'`` brings NumPyro). Those
+        samplers take continuous variables only, and no ``step``.
+    hidden_name : str, optional
+        Also sample the experts' binary hidden states under this name
+        (:func:`~pymc_ebm.hidden`, uni-gauss energies): ``p(v, h)`` instead of
+        ``p(v)``. Discrete, so only with ``nuts_sampler="pymc"``.
     **pm_sample_kwargs
         Anything else ``pm.sample`` takes (``tune``, ``cores``...). ``step`` may
         be a step-method class (built inside the model, over every variable,
@@ -64,10 +78,53 @@ def sample_fantasies(
     """
     step = pm_sample_kwargs.pop("step", None)
     with pm.Model() as model:
-        visible(var_name, energy, n_chains=n_chains)
+        v = visible(var_name, energy, n_chains=n_chains)
+        if hidden_name is not None:
+            hidden(hidden_name, energy, v)
+    pm_sample_kwargs["nuts_sampler"] = nuts_sampler
     return sample_model(
         model, step=step, draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs
     )
+
+
+def check_external_nuts(model: pm.Model, nuts_sampler: str, step: Any = None) -> None:
+    """Refuse what an external NUTS sampler (nutpie, NumPyro, BlackJAX) cannot sample.
+
+    Raises
+    ------
+    ValueError
+        For an unknown sampler, a ``step`` (they sample the whole model with
+        their own NUTS), or a model with discrete variables (hidden states).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_ebm
+    >>> experts = pymc_ebm.UniGauss([[0.5, 0.5]], [[0.2, 0.2]], [0.5])
+    >>> with pm.Model() as model:
+    ...     v = pymc_ebm.visible("v", experts)
+    ...     h = pymc_ebm.hidden("h", experts, v)
+    >>> try:
+    ...     check_external_nuts(model, "numpyro")
+    ... except ValueError as error:
+    ...     print(error)  # doctest: +ELLIPSIS
+    nuts_sampler='numpyro' samples continuous variables only; ... hidden states ['h']...
+    """
+    if nuts_sampler not in EXTERNAL_NUTS:
+        raise ValueError(
+            f"nuts_sampler must be 'pymc' or one of {EXTERNAL_NUTS}, got {nuts_sampler!r}"
+        )
+    if step is not None:
+        raise ValueError(
+            f"nuts_sampler={nuts_sampler!r} samples the whole model with its own NUTS; "
+            "a step cannot be given with it"
+        )
+    discrete = [v.name for v in model.discrete_value_vars]
+    if discrete:
+        raise ValueError(
+            f"nuts_sampler={nuts_sampler!r} samples continuous variables only; this model has "
+            f"discrete hidden states {discrete}: use nuts_sampler='pymc' "
+            "(PyMC assigns Gibbs steps to them)"
+        )
 
 
 def sample_model(
@@ -84,7 +141,8 @@ def sample_model(
     A step-method class is built inside the model over every variable
     (``step=pm.NUTS``); a callable without a ``step`` method is called as
     ``step(model)`` inside the model; anything else goes to ``pm.sample`` as it
-    is. Convergence checks are on by default only with several chains.
+    is; with an external ``nuts_sampler``, :func:`check_external_nuts` first.
+    Convergence checks are on by default only with several chains.
     Sampling happens inside the model's context because step methods'
     ``competence`` reads the model from the context stack.
     """
@@ -95,6 +153,9 @@ def sample_model(
             step = step(model)
     if step is not None:
         pm_sample_kwargs["step"] = step
+    nuts_sampler = pm_sample_kwargs.get("nuts_sampler", "pymc")
+    if nuts_sampler != "pymc":
+        check_external_nuts(model, nuts_sampler, step)
     pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
     with model:
         return pm.sample(draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs)

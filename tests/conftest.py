@@ -10,6 +10,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_report_header(config):
+    """Say which backend compiles the package's functions (``PYMC_EBM_BACKEND``)."""
+    import pymc_ebm
+
+    return f"pymc_ebm backend: {pymc_ebm.get_backend()}"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _headless_matplotlib():
     """Never open a window: plots go to the non-interactive Agg backend."""

@@ -91,6 +91,19 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
         "which test_benchmarks_quick runs with --quick"
     ),
     "tox -e bench": NotRun("as for `make bench`"),
+    "tox -e jax": NotRun(
+        "the jax-marked tests under the JAX backend, in their own tox environment with the jax "
+        "extra and nutpie (the default tests environment has no JAX); run by hand or by CI that "
+        "names it"
+    ),
+    'pip install "pymc-ebm[jax]"': NotRun(
+        "installs the optional extra from the package index; `tox -e jax` installs it from the "
+        "checkout (extras test, jax)"
+    ),
+    "python -m benchmarks --only jax_backend": Covers(
+        "tests/test_commands.py::test_benchmarks_quick",
+        "runs every benchmark, jax_backend included, at quick sizes (skipped without JAX)",
+    ),
     "make lint": NotRun("ruff in its own tox environment (`tox -e lint`), run by CI"),
     "make docs": NotRun(
         "`tox -e docs` builds the Sphinx site (minutes: it executes the case studies at quick "

@@ -18,6 +18,7 @@ def small_unigauss():
     return pymc_ebm.UniGauss(mu, np.full((3, 2), 0.2), np.full(3, 0.5))
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize(
     ("sampler", "step_kwargs"),
     [("nuts", None), ("hmc", {"n_steps": 10, "step_size": 0.3})],
@@ -61,6 +62,7 @@ def test_partial_fit_repeated_equals_fit(clusters):
     np.testing.assert_array_equal(history_a["energy_gap"], cd_b.history["energy_gap"])
 
 
+@pytest.mark.jax
 def test_same_seed_same_history(clusters):
     histories = []
     for _ in range(2):
@@ -355,6 +357,7 @@ def _quadratic_steps(optimizer, n_steps, theta0=(1.0, -2.0), centre=(0.5, 0.5)):
     return values
 
 
+@pytest.mark.jax
 def test_sgd_with_momentum_steps_match_closed_form():
     lr, m = 0.1, 0.9
     theta0, c = np.array([1.0, -2.0]), np.array([0.5, 0.5])
@@ -438,6 +441,7 @@ def test_non_finite_update_keeps_optimizer_state(clusters):
 
 
 # -- given negatives ----------------------------------------------------------------
+@pytest.mark.jax
 def test_partial_fit_with_given_negatives_is_one_sgd_step():
     """One Gaussian expert: ∂E/∂μ = -(v - μ)/σ², so μ moves by lr (mean(d) - mean(c)) / σ²."""
     rng = np.random.default_rng(5)

@@ -46,12 +46,28 @@ def thinned(chains):
 
 
 # -- (a) product of 4 standard Gaussians: variance 1/4 --------------------------
-def test_product_of_four_gaussians_has_variance_one_quarter():
+def _external(name):
+    """A ``nuts_sampler`` param that runs where its package is installed (``tox -e jax``)."""
+    return pytest.param(name, marks=pytest.mark.jax, id=name)
+
+
+@pytest.mark.parametrize("nuts_sampler", ["pymc", _external("numpyro"), _external("nutpie")])
+def test_product_of_four_gaussians_has_variance_one_quarter(nuts_sampler):
+    if nuts_sampler != "pymc":
+        pytest.importorskip(nuts_sampler)
     experts = Gaussian(mu=np.zeros((4, 2)), sigma=np.ones((4, 2)))
     idata = pymc_ebm.sample_fantasies(
-        experts, draws=1000, tune=500, chains=2, n_chains=2, random_seed=4, **SAMPLE_KWARGS
+        experts,
+        draws=1000,
+        tune=500,
+        chains=2,
+        n_chains=2,
+        random_seed=4,
+        nuts_sampler=nuts_sampler,
+        **SAMPLE_KWARGS,
     )
-    assert "tree_depth" in idata.sample_stats  # PyMC picked NUTS
+    if nuts_sampler == "pymc":
+        assert "tree_depth" in idata.sample_stats  # PyMC picked NUTS
     assert idata.posterior["v"].shape == (2, 1000, 2, 2)
     draws = as_chains(idata.posterior["v"].values)  # (4, 1000, 2)
     for d in range(2):
@@ -61,6 +77,51 @@ def test_product_of_four_gaussians_has_variance_one_quarter():
         squares = (x - x.mean()) ** 2
         var_error = abs(squares.mean() - 0.25) / az.mcse(squares)
         assert var_error < Z_MAX, f"dimension {d}: variance off by {var_error:.2f} MCSE"
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("nuts_sampler", ["nutpie", "numpyro", "blackjax"])
+def test_external_nuts_refuses_discrete_hidden_states(nuts_sampler):
+    experts = UniGauss([[0.3, 0.6]], [[0.2, 0.2]], [0.5])
+    with pytest.raises(ValueError, match=r"continuous variables only.*hidden states \['h'\]"):
+        pymc_ebm.sample_fantasies(experts, hidden_name="h", nuts_sampler=nuts_sampler)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"nuts_sampler": "stan"}, "nuts_sampler must be 'pymc' or one of"),
+        ({"nuts_sampler": "numpyro", "step": pm.NUTS}, "a step cannot be given"),
+    ],
+)
+def test_bad_external_nuts_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pymc_ebm.sample_fantasies(Gaussian([[0.0]], [[1.0]]), **kwargs)
+
+
+def test_hidden_states_have_the_quadrature_mean():
+    """With ``hidden_name``, the fraction of active experts is E_p(v)[p(h = 1 | v)]."""
+    experts = UniGauss([[0.3, 0.6], [0.7, 0.4]], [[0.15, 0.2], [0.2, 0.1]], [0.5, 0.3])
+    idata = pymc_ebm.sample_fantasies(
+        experts,
+        draws=500,
+        tune=100,
+        chains=2,
+        n_chains=20,
+        random_seed=3,
+        hidden_name="h",
+        **SAMPLE_KWARGS,
+    )
+    h = idata.posterior["h"].values  # (chain, draw, row, expert)
+    grid = grid_density(experts, n_points=300)
+    vs = np.stack(np.meshgrid(*grid.points, indexing="ij"), axis=-1).reshape(-1, 2)
+    kernel = pymc_ebm.step_methods.unigauss_gibbs.UniGaussKernel(experts)
+    cell = np.prod([np.diff(e)[0] for e in grid.edges])
+    exact = (grid.density.reshape(-1, 1) * kernel.hidden_probabilities(vs)).sum(axis=0) * cell
+    chains = h.transpose(0, 2, 1, 3).reshape(-1, h.shape[1], h.shape[3])  # rows as chains
+    for j in range(2):
+        x = chains[..., j].astype(float)
+        assert abs(x.mean() - exact[j]) / az.mcse(x) < Z_MAX, (j, x.mean(), exact[j])
 
 
 # -- (b) one Student-t expert: a scaled Student-t -------------------------------

@@ -66,6 +66,7 @@ def _standardised(idata):
     return np.moveaxis(z, 1, 0)
 
 
+@pytest.mark.jax
 def test_gaussian_is_per_row(gaussian):
     _, step, _ = gaussian
     assert step.per_row
@@ -73,6 +74,7 @@ def test_gaussian_is_per_row(gaussian):
     assert [v.name for v in step.vars] == ["x", "y"]
 
 
+@pytest.mark.jax
 def test_gaussian_mean_variance_covariance_within_mcse(gaussian):
     _, _, idata = gaussian
     z = _standardised(idata)  # rows act as chains for the MCSE
@@ -216,6 +218,7 @@ def test_student_t_expert_with_momentum_renewal():
     assert abs(idata.sample_stats["accept"].values.mean() - TARGET) < 0.1
 
 
+@pytest.mark.jax
 def test_unigauss_product_on_the_unit_square():
     """Through the Uniform box's logit transform, against quadrature marginals."""
     experts = pymc_ebm.UniGauss(

@@ -68,6 +68,7 @@ def _to_value(x, energy):
 # -- (1) the conditionals are exact ---------------------------------------------
 
 
+@pytest.mark.jax
 def test_hidden_probabilities_equal_bayes_rule():
     rng = np.random.default_rng(0)
     energy = _random_experts(rng)
@@ -290,6 +291,7 @@ def test_mode_jump_check_detects_a_wrong_ratio(monkeypatch):
 # -- (2) pm.sample draws from the right density ------------------------------------
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("make_model", [_joint_model, _visible_model], ids=["v+h", "v only"])
 def test_pm_sample_matches_quadrature(make_model, caplog):
     energy = _three_experts()

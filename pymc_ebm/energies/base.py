@@ -18,6 +18,8 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm import backends
+
 __all__ = ["Energy"]
 
 
@@ -124,7 +126,7 @@ class Energy(ABC):
     def energy_fn(self):
         """Compile ``v -> energy(v)`` for NumPy arrays of shape ``(n, dim)``."""
         v = pt.matrix("v", dtype=pytensor.config.floatX)
-        fn = pytensor.function([v], self.energy(v))
+        fn = backends.function([v], self.energy(v))
 
         def evaluate(values: np.ndarray) -> np.ndarray:
             return fn(np.asarray(values, dtype=pytensor.config.floatX))

@@ -51,6 +51,7 @@ from pytensor.tensor.variable import TensorVariable
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from scipy.special import logsumexp
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
@@ -250,13 +251,13 @@ def _compile(energy: Energy, base: Base, n_leapfrog: int) -> _Compiled:
     delta = pt.switch(pt.isfinite(h1), h1 - h0, np.inf)
     accept = pt.lt(log_u, -delta) & pt.all(pt.isfinite(z1), axis=1)
     z_new = pt.switch(accept[:, None], z1, z0)
-    transition = pytensor.function(
+    transition = backends.function(
         [z0, xi, log_u, beta, eps],
         [z_new, log_ratio(z_new), pt.cast(accept, floatx)],
     )
     transition.trust_input = True
     z_in = pt.matrix("z", dtype=floatx)
-    ratio = pytensor.function([z_in], log_ratio(z_in))
+    ratio = backends.function([z_in], log_ratio(z_in))
     return transition, ratio, params
 
 

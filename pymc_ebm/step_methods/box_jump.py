@@ -15,6 +15,7 @@ from pymc.step_methods.compound import BlockedStep, Competence, CompoundStep, St
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pytensor.graph.basic import Variable
 
+from pymc_ebm import backends
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
@@ -114,7 +115,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
         self.energy = energy
         self.value_name = self.vars[0].name
         self.interval = transform is not None
-        self.compile_kwargs = dict(compile_kwargs or {})
+        self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._energy_fn: Any = None
         self.blocked = blocked
         self.rng = get_random_generator(rng)

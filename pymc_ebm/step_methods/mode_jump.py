@@ -26,6 +26,7 @@ from pytensor.graph.traversal import ancestors
 from scipy import optimize
 from scipy.special import logsumexp
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.row_independence import row_log_density, rows_are_independent
@@ -144,7 +145,7 @@ class ModeJump(UntunedStep, ModelFreeCopy, BlockedStep):
         self._inputs = [v for v in model.value_vars if v in set(ancestors([row_logp]))]
         self._others = {v.name: point[v.name] for v in self._inputs if v is not value}
         self._graph = (self._inputs, [row_logp, pt.grad(pt.sum(row_logp), value)])
-        self._compile_kwargs = dict(compile_kwargs or {})
+        self._compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked

@@ -30,6 +30,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
@@ -785,6 +786,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         ]
         self._uniforms_shape = (self.n_trajectories, n_rows + 1)
         self._floatx = floatx
+        compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        # Under JAX with several devices, the rows (independent chains) are split across them.
+        self._shard_rows = per_row and backends.uses_jax(compile_kwargs)
         with model:
             self._fn = pm_compile(
                 [*q_in, *extra, *p_in, uniforms, step_size_in, *inv_mass_in],
@@ -819,11 +823,17 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         step_size, step_size_bar = self._step_sizes(tune)
         rng = self.rng
         inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
-        inputs += [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        if self._shard_rows:
+            n = len(self._var_names)
+            inputs[:n] = [backends.shard_rows(x) for x in inputs[:n]]
+            momenta = [backends.shard_rows(p, axis=1) for p in momenta]
+        inputs += momenta
         inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
         inputs.append(np.asarray(step_size, dtype=self._floatx))
         inputs += self._inverse_mass_inputs()
         *values, stats = self._fn(*inputs)
+        values = [np.asarray(v) for v in values]  # NumPy in the point, whatever the backend
         accept, accepted, energy_error, max_error, energy, n_div, model_logp = stats.tolist()
         if tune:
             self.step_adapt.update(accept, True)

@@ -36,6 +36,7 @@ from pytensor.graph.basic import Variable
 from pytensor.graph.traversal import ancestors
 from scipy.special import expit, log_ndtr, ndtri_exp
 
+from pymc_ebm import backends
 from pymc_ebm.energies.unigauss import UniGauss
 from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
 from pymc_ebm.step_methods.copying import ModelFreeCopy
@@ -163,7 +164,7 @@ class UniGaussKernel:
         if not isinstance(energy, UniGauss):
             raise TypeError(f"energy must be a UniGauss, got {type(energy).__name__}")
         self.energy = energy
-        self.compile_kwargs = dict(compile_kwargs or {})
+        self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._prob_fn: Any = None
         self._free_energy_fn: Any = None
 

@@ -25,6 +25,7 @@ import pytensor
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
 
+from pymc_ebm import backends
 from pymc_ebm.datasets import link_lengths
 from pymc_ebm.energies.combine import ProductOfExperts
 from pymc_ebm.energies.constraints import FASConstraints
@@ -357,7 +358,7 @@ class ArmReflection(UntunedStep, ModelFreeCopy, BlockedStep):
                     self.slot_of[r, column] = slot
         self.n_joints = observed.shape[1] // 3
         self._logp_graph = ([value], row_log_density(model, value))  # the graph, not the model
-        self._compile_kwargs = dict(compile_kwargs or {})
+        self._compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked

@@ -21,6 +21,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy.special import logsumexp
 
+from pymc_ebm import backends
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
 from pymc_ebm.diagnostics import summary
 from pymc_ebm.energies.mlp import MLPEnergy
@@ -272,7 +273,7 @@ def unit_energies(net: MLPEnergy, points: np.ndarray) -> np.ndarray:
     Their sum over ``k`` is ``E(v)``.
     """
     v = pt.matrix("v", dtype=pytensor.config.floatX)
-    fn = pytensor.function([v], net.activities(v) * net.scale)
+    fn = backends.function([v], net.activities(v) * net.scale)
     return np.asarray(fn(np.asarray(points, dtype=pytensor.config.floatX)))
 
 

@@ -11,6 +11,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.training.missing_inputs import Minibatch, MissingInputs, check_missing_kwargs
@@ -103,6 +104,11 @@ class ContrastiveDivergence:
         (default 0.01). ``"hmc"``: ``n_draws`` (default 1) and, as in
         ShortRunHMC, ``n_steps`` (default 10), ``step_size`` (initial,
         default 0.1), ``target_accept`` (0.65), ``step_jitter`` (0.15).
+    compile_kwargs : dict, optional
+        Keyword arguments of ``pytensor.function`` for the compiled update
+        (e.g. ``mode="JAX"``); without a ``mode``, the package-level backend's
+        (:func:`pymc_ebm.set_backend`). The step method takes its own in
+        ``step_kwargs``.
 
     Attributes
     ----------
@@ -153,6 +159,7 @@ class ContrastiveDivergence:
         fast_path: bool = True,
         missing: str | None = None,
         missing_kwargs: dict[str, Any] | None = None,
+        compile_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
@@ -169,6 +176,7 @@ class ContrastiveDivergence:
         self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
         self.persistent = bool(persistent)
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
+        self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
         self._rng = np.random.default_rng(random_seed)
         step_rng, self._batch_rng = self._rng.spawn(2)
         self.negative_phase = NegativePhase(
@@ -214,6 +222,7 @@ class ContrastiveDivergence:
             [e_data, e_negative, finite, grad_norm],
             updates=guarded,
             trust_input=True,
+            **self.compile_kwargs,
         )
 
     # -- validation --------------------------------------------------------
@@ -312,7 +321,13 @@ class ContrastiveDivergence:
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        e_data, e_negative, finite, grad_norm = self._update(batch, negatives)
+        # Under JAX with several devices, the rows are split across them (data parallel).
+        if backends.uses_jax(self.compile_kwargs):
+            batch_in, negatives_in = backends.shard_rows(batch), backends.shard_rows(negatives)
+        else:
+            batch_in, negatives_in = batch, negatives
+        e_data, e_negative, finite, grad_norm = self._update(batch_in, negatives_in)
+        backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
                 f"update {len(self._records)} gave non-finite energies or parameters "

@@ -35,6 +35,7 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.step_methods.step_sizes import DualAverageAdaptation
 
+from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.step_methods.leapfrog import leapfrog_state
@@ -205,7 +206,7 @@ class MissingInputs:
         """``v -> ∂(Σ_rows E)/∂v``, shape ``(n, dim)``: compiled once, reads the parameters."""
         v = pt.matrix("v", dtype=pytensor.config.floatX)
         grad = pt.grad(pt.sum(self.energy.energy(v)), v)
-        return pytensor.function([v], grad, trust_input=True)
+        return backends.function([v], grad, trust_input=True)
 
     def _build_hmc(self) -> None:
         """Masked leapfrog trajectory and per-row Metropolis test, compiled once.
@@ -249,7 +250,7 @@ class MissingInputs:
         accept = pt.lt(log_u, -delta_safe)
         accept_prob = pt.exp(pt.minimum(0.0, -delta_safe))
         q_new = pt.switch(accept[:, None], q1, v0)
-        self._hmc = pytensor.function(
+        self._hmc = backends.function(
             [v0, mask, momentum, log_u, eps], [q_new, accept_prob], trust_input=True
         )
         self.step_adapt = DualAverageAdaptation(

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 
+from pymc_ebm import backends
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model import visible
 
@@ -92,6 +92,9 @@ class NegativePhase:
 
             step = ShortRunHMC(vars=[self.v], model=model, **step_kwargs)
         elif sampler == "nuts":
+            step_kwargs["compile_kwargs"] = backends.compile_kwargs(
+                step_kwargs.get("compile_kwargs")
+            )
             step = pm.NUTS(vars=[self.v], model=model, **step_kwargs)
         else:
             raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
@@ -136,8 +139,8 @@ class NegativePhase:
         if transform is None:
             return (lambda a: a), (lambda a: a)
         inputs = self.v.owner.inputs
-        forward = pytensor.function([x], transform.forward(x, *inputs))
-        backward = pytensor.function([x], transform.backward(x, *inputs))
+        forward = backends.function([x], transform.forward(x, *inputs))
+        backward = backends.function([x], transform.backward(x, *inputs))
         return forward, backward
 
     def run(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:

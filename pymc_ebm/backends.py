@@ -1,0 +1,276 @@
+"""The one place that says how the package compiles its PyTensor functions.
+
+Every function the package compiles (the :class:`~pymc_ebm.ShortRunHMC`
+draw, the uni-gauss kernel, :class:`~pymc_ebm.BoxJump`,
+:class:`~pymc_ebm.ModeJump`, the trainer's update, the energy helpers, the
+AIS transition) asks :func:`compile_kwargs` for its ``pytensor.function``
+keyword arguments. Those take the PyTensor ``mode`` of the package-level
+backend unless the caller's own ``compile_kwargs`` name a ``mode``:
+
+* ``"default"``: PyTensor's default mode (``pytensor.config.mode``), as
+  without this module;
+* ``"jax"``: PyTensor's ``"JAX"`` mode (as the registered mode
+  ``"PYMC_EBM_JAX"``, whose functions return NumPy arrays), so the compiled
+  functions are JIT-compiled JAX functions on whatever device JAX sees. It needs the
+  optional extra ``pip install 'pymc-ebm[jax]'``.
+
+The backend is read from the environment variable ``PYMC_EBM_BACKEND`` at
+import, set with :func:`set_backend`, or set for a block with the context
+manager :func:`backend`. It applies to objects built while it is in force
+(functions are compiled in constructors).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytensor
+from pytensor.compile.mode import Mode, predefined_modes, register_mode
+from pytensor.link.jax.linker import JAXLinker
+
+__all__ = [
+    "BACKENDS",
+    "as_numpy_values",
+    "backend",
+    "compile_kwargs",
+    "function",
+    "get_backend",
+    "set_backend",
+    "shard_rows",
+    "uses_jax",
+]
+
+
+class NumPyJAXLinker(JAXLinker):
+    """PyTensor's JAX linker, with outputs handed back as writable NumPy arrays.
+
+    ``jax.Array`` outputs (read-only buffers once seen by NumPy) would reach
+    PyMC's trace and functions compiled by other backends, which refuse them
+    (Numba cannot type read-only buffers); so each output (updated shared
+    variables included) is copied to host memory once per call.
+    """
+
+    def jit_compile(self, fn: Any) -> Any:
+        """JIT-compile ``fn`` with JAX and copy its outputs to NumPy."""
+        jitted = super().jit_compile(fn)
+
+        def to_numpy(*args: Any) -> list[np.ndarray]:
+            return [np.array(out) for out in jitted(*args)]
+
+        return to_numpy
+
+
+#: PyTensor's JAX mode (rewrites and all) with :class:`NumPyJAXLinker`.
+JAX_MODE = "PYMC_EBM_JAX"
+if JAX_MODE not in predefined_modes:
+    register_mode(JAX_MODE, Mode(NumPyJAXLinker(), predefined_modes["JAX"].provided_optimizer))
+
+#: Backend names and the PyTensor mode each compiles with (``None``: PyTensor's default).
+BACKENDS: dict[str, str | None] = {"default": None, "jax": JAX_MODE}
+
+_EXTRA_HINT = "install the optional extra: pip install 'pymc-ebm[jax]'"
+
+
+def _check(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {name!r}")
+    if name == "jax" and importlib.util.find_spec("jax") is None:
+        raise ImportError(f"the JAX backend needs JAX, which is not installed; {_EXTRA_HINT}")
+    return name
+
+
+_current: str = _check(os.environ.get("PYMC_EBM_BACKEND", "default") or "default")
+
+
+def get_backend() -> str:
+    """Name of the backend in force (``"default"`` or ``"jax"``).
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> pymc_ebm.get_backend() in pymc_ebm.backends.BACKENDS
+    True
+    """
+    return _current
+
+
+def set_backend(name: str) -> None:
+    """Set the package-level backend for everything compiled from now on.
+
+    Parameters
+    ----------
+    name : {"default", "jax"}
+        ``"jax"`` compiles with PyTensor's JAX mode.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    ImportError
+        For ``"jax"`` when JAX is not installed (the message names the extra).
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> previous = pymc_ebm.get_backend()
+    >>> pymc_ebm.set_backend("default")
+    >>> pymc_ebm.get_backend()
+    'default'
+    >>> pymc_ebm.set_backend(previous)
+    """
+    global _current
+    _current = _check(name)
+
+
+@contextmanager
+def backend(name: str) -> Iterator[str]:
+    """Use backend ``name`` inside a ``with`` block, then restore the previous one.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> with pymc_ebm.backend("default"):
+    ...     pymc_ebm.compile_kwargs()
+    {}
+    """
+    global _current
+    previous = _current
+    _current = _check(name)
+    try:
+        yield _current
+    finally:
+        _current = previous
+
+
+def compile_kwargs(kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``pytensor.function`` keyword arguments: ``kwargs`` plus the backend's ``mode``.
+
+    A ``mode`` in ``kwargs`` wins over the package-level backend.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> with pymc_ebm.backend("default"):
+    ...     pymc_ebm.compile_kwargs({"mode": "FAST_RUN", "trust_input": True})
+    {'mode': 'FAST_RUN', 'trust_input': True}
+    """
+    out = dict(kwargs or {})
+    mode = BACKENDS[_current]
+    if mode is not None:
+        out.setdefault("mode", mode)
+    return out
+
+
+def function(
+    inputs: Sequence[Any], outputs: Any, **kwargs: Any
+) -> pytensor.compile.function.types.Function:
+    """``pytensor.function(inputs, outputs, **kwargs)`` in the backend's mode.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from pymc_ebm.backends import function
+    >>> x = pt.dvector("x")
+    >>> float(function([x], (x**2).sum())([1.0, 2.0]))
+    5.0
+    """
+    return pytensor.function(inputs, outputs, **compile_kwargs(kwargs))
+
+
+def as_numpy_values(shared: Sequence[Any]) -> None:
+    """Give shared variables written by a JAX function writable NumPy values again.
+
+    A function compiled in JAX mode leaves its updates as read-only arrays,
+    which functions compiled by other backends (Numba) refuse; this copies
+    such values once (a no-op for writable NumPy values).
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor
+    >>> x = pytensor.shared(np.zeros(2))
+    >>> value = np.ones(2)
+    >>> value.flags.writeable = False
+    >>> x.set_value(value, borrow=True)
+    >>> as_numpy_values([x])
+    >>> x.get_value(borrow=True).flags.writeable
+    True
+    """
+    for variable in shared:
+        value = variable.get_value(borrow=True)
+        if not (isinstance(value, np.ndarray) and value.flags.writeable):
+            variable.set_value(np.array(value), borrow=True)
+
+
+def uses_jax(kwargs: dict[str, Any]) -> bool:
+    """Whether ``pytensor.function`` keyword arguments compile a JAX function.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> from pymc_ebm.backends import uses_jax
+    >>> uses_jax({"mode": "JAX"}), uses_jax({})
+    (True, False)
+    """
+    mode = kwargs.get("mode")
+    if isinstance(mode, str):
+        return mode in ("JAX", JAX_MODE)
+    return isinstance(getattr(mode, "linker", None), JAXLinker)
+
+
+def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
+    """With several JAX devices, ``x`` split along ``axis`` across them.
+
+    Data parallelism by JAX sharding: the returned ``jax.Array`` holds an
+    equal block of rows on each of the ``n`` devices ``jax.devices()`` lists
+    (a one-dimensional mesh, axis ``"rows"``); a function compiled in JAX
+    mode that gets it runs each device's block there, keeps the rows of its
+    outputs split, and leaves the replicated parameters and the reductions
+    over rows (gradients, sums) to XLA. ``x`` comes back unchanged without
+    JAX, with one device, or when its length along ``axis`` is not a
+    multiple of ``n`` (it then runs on the first device). Callers pass only
+    inputs of functions compiled in JAX mode (:func:`uses_jax`).
+
+    Parameters
+    ----------
+    x : ndarray
+        Rows along ``axis`` (chains, minibatch rows).
+    axis : int, default 0
+        The axis of the rows.
+
+    Returns
+    -------
+    ndarray or jax.Array
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> from pymc_ebm.backends import shard_rows
+    >>> shard_rows(np.zeros((4, 2))).shape  # split only where JAX sees several devices
+    (4, 2)
+    """
+    if importlib.util.find_spec("jax") is None:
+        return x
+    sharding = _row_sharding(np.ndim(x), axis)
+    n_devices = sharding.mesh.size
+    if n_devices == 1 or np.shape(x)[axis] % n_devices:
+        return x
+    import jax
+
+    return jax.device_put(x, sharding)
+
+
+@functools.cache
+def _row_sharding(ndim: int, axis: int) -> Any:
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()), ("rows",))
+    spec = [None] * ndim
+    spec[axis] = "rows"
+    return NamedSharding(mesh, PartitionSpec(*spec))
