@@ -132,6 +132,7 @@ def fit_gabor(image: npt.ArrayLike) -> tuple[np.ndarray, float]:
     Parameters
     ----------
     image : array_like, shape (height, width)
+        A filter or basis function as an image.
 
     Returns
     -------
@@ -208,6 +209,7 @@ def output_kurtosis(W: npt.ArrayLike, X: npt.ArrayLike) -> np.ndarray:
     Parameters
     ----------
     W : array_like, shape (n_filters, dim)
+        Filters.
     X : array_like, shape (n, dim)
         Held-out data.
 
