@@ -51,15 +51,28 @@ __all__ = [
 class StudySettings:
     """Sizes and learning settings; :meth:`quick` shrinks them for tests.
 
-    The filters (rows of ``W``) are rescaled to unit norm after every update
-    when ``renormalize`` is true (the default). Measured on 8×8 patches (63
-    whitened dimensions, 192 experts, learning rate 0.02, 1500 updates,
-    float32): see :data:`NORM_CONSTRAINT_NOTE`.
+    **Norm constraint.** With ``renormalize`` (the default) the filters (rows
+    of ``W``) are rescaled to unit length after every update. The Student-t
+    energy has a near-degenerate scale/shape direction: longer filters with
+    smaller ``α`` fit the data almost as well, so unconstrained CD lets the
+    norms drift up and ``α`` down for as long as it runs, which both slows
+    the learning of the filters' shapes (the effective learning rate of a
+    direction falls as ``1/|w|²``) and pushes ``α`` towards ``½``, where a
+    direction stops being confined. Measured on 8×8 patches (63 whitened
+    dimensions, 192 experts, learning rate 0.02, 1500 updates, float32,
+    seed 0): without the constraint the median filter norm grew from 1 to
+    3.4 and the median ``α`` fell from 1.5 to 0.37 (5 % of experts below
+    0.17), and 65 % of the filters had a Gabor R² ≥ 0.8 (median R² 0.89);
+    with it ``α`` settled around 0.8 (0.64-0.99) and 84 % of filters had
+    R² ≥ 0.8 (median 0.88), against 94 % for FastICA (complete, 63 filters)
+    on the same patches. No update was non-finite in either run.
 
-    ``n_updates`` at full size is chosen from a measured cost per update at
-    full size on this project's shared 2-core machine (see the module's
-    ``FULL_SIZE_TIMING``), so that the 768-expert PoT trains in under 30
-    minutes.
+    **Size.** ``n_updates=2000`` at full size comes from the cost of one
+    update measured at full size (768 experts, 255 inputs, 30 leapfrog
+    steps, batch 100, float32) on this project's shared 2-core machine:
+    0.76 s of CPU time per update (all threads; 3.0 s of wall-clock time
+    under a load average of 8), so that 2000 updates take about 25 minutes
+    of one core. The full-size targets were not run end to end.
     """
 
     size: int = 16
@@ -90,9 +103,6 @@ class StudySettings:
         """Tiny sizes that run in seconds (6×6 patches, 8×8 grid of 64 filters)."""
         base = cls(size=6, grid=(8, 8), n_train=3000, n_test=1000, n_updates=120, n_steps=10)
         return replace(base, **changes)
-
-
-NORM_CONSTRAINT_NOTE = "measured: see the docstring of StudySettings"
 
 
 def load_patches(settings: StudySettings) -> tuple[np.ndarray, np.ndarray, Whitening]:
@@ -160,10 +170,12 @@ def train(
                 W = energy.W.get_value()
                 energy.W.set_value(W / np.linalg.norm(W, axis=1, keepdims=True))
             if update == 0:
-                first_done = time.perf_counter()
+                first_done, first_cpu = time.perf_counter(), time.process_time()
     finished = time.perf_counter()
-    per_update = (finished - first_done) / max(settings.n_updates - 1, 1)
-    return cd.history, finished - started, per_update
+    later = max(settings.n_updates - 1, 1)
+    history = cd.history
+    history.attrs["cpu_seconds_per_update"] = (time.process_time() - first_cpu) / later
+    return history, finished - started, (finished - first_done) / later
 
 
 def fast_ica(X: np.ndarray, settings: StudySettings) -> tuple[np.ndarray, float]:
@@ -260,6 +272,7 @@ def run(
         "train_seconds": train_seconds,
         "updates": settings.n_updates,
         "seconds_per_update": seconds_per_update,
+        "cpu_seconds_per_update": history.attrs["cpu_seconds_per_update"],
         "ica_seconds": ica_seconds,
         "dtype": settings.dtype,
         "final_energy_gap": float(history["energy_gap"][-50:].mean()),
