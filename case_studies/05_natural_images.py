@@ -68,6 +68,7 @@ def show(path: str) -> None:
 X, X_test, whitening = study.load_patches(settings)
 print("train", X.shape, "held out", X_test.shape, "whitening", whitening.method)
 print("covariance is I:", np.allclose(X.T @ X / len(X), np.eye(X.shape[1]), atol=0.05))
+raw_patches = whitening.unwhiten(X[:64])
 zca_view = (X[:64] * np.sqrt(whitening.variances)) @ whitening.matrix  # y Uᵀ: ZCA pixels
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
 panels = [(raw_patches, "patches (mean removed)"), (zca_view, "whitened (ZCA view)")]
