@@ -76,6 +76,7 @@ class StudySettings:
     """
 
     size: int = 16
+    color: bool = False
     grid: tuple[int, int] = (24, 32)
     n_train: int = 50_000
     n_test: int = 10_000
@@ -106,16 +107,20 @@ class StudySettings:
 
 
 def load_patches(settings: StudySettings) -> tuple[np.ndarray, np.ndarray, Whitening]:
-    """Whitened grey patches: training rows, held-out rows and the whitening.
+    """Whitened patches (grey, or colour with ``settings.color``): train, held-out, whitening.
 
     Returns
     -------
-    X_train : ndarray, shape (n_train, size² - 1)
-    X_test : ndarray, shape (n_test, size² - 1)
+    X_train : ndarray, shape (n_train, n_pixels - 1)
+        ``n_pixels`` is ``size²``, or ``3 size²`` for colour.
+    X_test : ndarray, shape (n_test, n_pixels - 1)
     whitening : Whitening
     """
     X, whitening = image_patches(
-        size=settings.size, n=settings.n_train + settings.n_test, random_seed=settings.seed
+        size=settings.size,
+        n=settings.n_train + settings.n_test,
+        color=settings.color,
+        random_seed=settings.seed,
     )
     return X[: settings.n_train], X[settings.n_train :], whitening
 
@@ -219,10 +224,15 @@ class FilterQuality:
 
 
 def filter_quality(W: np.ndarray, whitening: Whitening, X_test: np.ndarray) -> FilterQuality:
-    """Fit a Gabor to each filter in pixel space and measure its output kurtosis."""
+    """Fit a Gabor to each filter in pixel space and measure its output kurtosis.
+
+    Colour filters ``(size, size, 3)`` are fitted on their luminance (the
+    mean of the three channels); ``pixel_filters`` keeps the colour.
+    """
     W = np.asarray(W, dtype=float)
     pixels = whitening.as_images(whitening.filters_to_pixels(W))
-    return FilterQuality(fit_gabors(pixels), output_kurtosis(W, X_test), pixels)
+    grey = pixels.mean(axis=3) if pixels.ndim == 4 else pixels
+    return FilterQuality(fit_gabors(grey), output_kurtosis(W, X_test), pixels)
 
 
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
