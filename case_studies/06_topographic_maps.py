@@ -33,6 +33,7 @@
 
 # %%
 import os
+from dataclasses import replace
 
 import numpy as np
 from IPython.display import Image, display
@@ -93,3 +94,25 @@ show("topographic_map.png")
 control = maps["plain PoT (control)"]
 figures.topographic_map(control.pixel_filters, control.fits, settings.grid, "control_map.png")
 show("control_map.png")
+
+# %% [markdown]
+# ## 4. Colour patches
+#
+# The same topographic product on whitened colour patches (8×8×3 at full
+# size, 191 components): each filter is shown in colour at its grid position,
+# and the Gabor is fitted to its luminance (the mean of the channels).
+
+# %%
+
+colour = replace(settings, color=True, size=4 if QUICK else 8)
+Xc, Xc_test, colour_whitening = study.load_patches(colour)
+colour_energy = study.make_energy(Xc.shape[1], colour, topographic=True)
+_, seconds, _ = study.train(colour_energy, Xc, colour)
+colour_quality = study.filter_quality(colour_energy.W.get_value(), colour_whitening, Xc_test)
+print(f"colour: {Xc.shape[1]} components, {seconds:.1f} s")
+print("   ", {k: round(v, 3) for k, v in colour_quality.summary(colour.min_r2).items()})
+print("    neighbour ratios:", neighbour_ratios(colour_quality.fits, *colour.grid, min_r2=0.5))
+figures.topographic_map(
+    colour_quality.pixel_filters, colour_quality.fits, colour.grid, "colour_map.png"
+)
+show("colour_map.png")
