@@ -73,6 +73,12 @@ class StudySettings:
     0.76 s of CPU time per update (all threads; 3.0 s of wall-clock time
     under a load average of 8), so that 2000 updates take about 25 minutes
     of one core. The full-size targets were not run end to end.
+
+    **Intermediate check** (8×8 patches, 192 experts, grid 12×16, 1500
+    updates, the other settings as here, seed 0): the PoT reached a Gabor
+    R² ≥ 0.8 share of 0.84 against FastICA's 0.94; the topographic PoT
+    0.77, with an orientation neighbour ratio of 0.47 and a position ratio
+    of 0.63 (808 s of wall-clock time, 0.22 s of CPU time per update).
     """
 
     size: int = 16
