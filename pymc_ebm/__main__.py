@@ -1,6 +1,6 @@
 """Command line: ``python -m pymc_ebm demo NAME --out DIR [--quick] [--seed S]``.
 
-``NAME`` is one of ``arm``, ``four-squares``, ``unigauss``.
+``NAME`` is one of ``arm``, ``four-squares``, ``patches``, ``unigauss``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ DEMOS = {
     "arm": "pymc_ebm.studies.arm",
     "unigauss": "pymc_ebm.studies.unigauss_clusters",
     "four-squares": "pymc_ebm.studies.four_squares",
+    "patches": "pymc_ebm.studies.natural_images",
 }
 
 

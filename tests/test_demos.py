@@ -13,6 +13,7 @@ import pytest
 UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
 FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
 ARM = "python -m pymc_ebm demo arm --out DIR"  # README
+PATCHES = "python -m pymc_ebm demo patches --out DIR"  # README
 
 
 def run_demo(python_m, command, out, quick, seed=None):
@@ -97,6 +98,39 @@ def test_arm_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     assert {"residual", "bias", "implied_bias"} <= set(summary["bias_table"][0])
     for figure in ["best_line.png", "link_lengths.png", "bias_table.png", "imputation.png"]:
         assert (tmp_path / figure).stat().st_size > 0
+
+
+def test_patches_demo_quick_writes_summary_and_figures(python_m, tmp_path):
+    out = tmp_path / "out"
+    python_m(PATCHES, replace={"DIR": out}, extra=["--quick", "--seed", "3"], timeout=600)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["seed"] == 3 and summary["dtype"] == "float32"
+    assert summary["updates"] == summary["settings"]["n_updates"] > 0
+    for key in [
+        "gabor_r2_share",
+        "gabor_r2_share_ica",
+        "gabor_r2_share_topographic",
+        "topographic_neighbour_ratio",
+        "topographic_position_ratio",
+        "pot_grid_neighbour_ratio",
+    ]:
+        assert 0.0 <= summary[key] <= 2.0, key
+    for key in ["gabor_r2_share", "gabor_r2_share_ica", "gabor_r2_share_topographic"]:
+        assert summary[key] <= 1.0, key
+    # heavy-tailed outputs: natural images are sparse for ICA filters even at tiny size
+    assert summary["kurtosis_median_ica"] > 1.0
+    assert np.isfinite(summary["kurtosis_median"])
+    for key in ["train_seconds", "seconds_per_update", "train_seconds_topographic"]:
+        assert 0.0 < summary[key] < 600, key
+    for figure in [
+        "filters.png",
+        "basis.png",
+        "ica_filters.png",
+        "gabor_distribution.png",
+        "training.png",
+        "topographic_map.png",
+    ]:
+        assert (out / figure).stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -1,0 +1,152 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Constraints learned from natural images
+#
+# The lecture's largest experiment: a product of Student-t experts learns
+# the constraints that natural image patches frequently, approximately
+# satisfy. The patches are 16×16 grey squares cut from photographs that
+# scikit-image ships in its wheel, with each patch's mean removed and
+# PCA-whitened (255 components). 768 experts (3× over-complete) are trained
+# by contrastive divergence whose negatives start at the data, get one
+# random momentum and follow 30 leapfrog steps (the HMC shortcut,
+# `ShortRunHMC`), one update every 100 patches, a little weight decay,
+# float32. The learned filters are judged by a Gabor fit in pixel space and
+# by the kurtosis of their outputs on held-out patches, next to
+# scikit-learn's `FastICA` on the same whitened patches.
+#
+# The code is shared with `python -m pymc_ebm demo patches`
+# (`pymc_ebm.studies.natural_images`). Set `PYMC_EBM_QUICK=1` to run at tiny
+# size (6×6 patches, 64 experts, 120 updates: what the test suite does);
+# the quick filters are far from Gabors, and the text describes what the
+# full-size recipe is for.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Image, display
+
+from pymc_ebm.gabor import fit_gabor, gabor
+from pymc_ebm.studies import natural_images as study
+from pymc_ebm.studies import natural_images_figures as figures
+
+QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
+settings = study.StudySettings.quick() if QUICK else study.StudySettings()
+print(f"quick={QUICK}")
+print(settings)
+
+
+def show(path: str) -> None:
+    """Show a PNG that a study function wrote to the working directory."""
+    display(Image(filename=path))
+
+
+# %% [markdown]
+# ## 1. Whitened patches
+#
+# `load_patches` returns training and held-out rows and the `Whitening`
+# transform; `unwhiten` maps a whitened patch back to pixels, and
+# `filters_to_pixels` maps a filter on whitened data to the pixel-space
+# filter that gives the same output.
+
+# %%
+X, X_test, whitening = study.load_patches(settings)
+print("train", X.shape, "held out", X_test.shape, "whitening", whitening.method)
+print("covariance is I:", np.allclose(X.T @ X / len(X), np.eye(X.shape[1]), atol=0.05))
+raw_patches = whitening.unwhiten(X[:64])
+zca_view = (X[:64] * np.sqrt(whitening.variances)) @ whitening.matrix  # y Uᵀ: ZCA pixels
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
+panels = [(raw_patches, "patches (mean removed)"), (zca_view, "whitened (ZCA view)")]
+for ax, (pixels, title) in zip(axes, panels, strict=True):
+    ax.imshow(figures.tile(whitening.as_images(pixels), cols=8), cmap="gray", vmin=-1, vmax=1)
+    ax.set_title(title)
+    ax.set_axis_off()
+fig.savefig("patches.png", dpi=110, bbox_inches="tight")
+plt.show()
+
+# %% [markdown]
+# ## 2. The Gabor fitter
+#
+# `pymc_ebm.gabor.fit_gabor` fits position, orientation, spatial frequency,
+# phase, two envelope widths and an amplitude by least squares, from the
+# image's Fourier peak; R² is the share of the image's variance it explains.
+# On a synthetic Gabor it recovers the parameters.
+
+# %%
+true = [5.0, 9.0, 0.7, 0.2, 1.0, 2.0, 3.0, 1.0]
+params, r2 = fit_gabor(gabor((16, 16), true))
+print("true  ", np.round(true, 3))
+print("fitted", np.round(params, 3), f"R² = {r2:.4f}")
+
+# %% [markdown]
+# ## 3. Training the product of Student-t experts
+#
+# `train` renormalises the filters to unit length after every update (see
+# `StudySettings` for why). The energy gap (mean energy of the negatives
+# minus that of the data) hovers around zero once the negatives, 30
+# leapfrog steps from the data, no longer drift away from it.
+
+# %%
+pot = study.make_energy(X.shape[1], settings)
+history, train_seconds, per_update = study.train(pot, X, settings)
+print(f"{settings.n_updates} updates in {train_seconds:.1f} s, {per_update:.3f} s per update")
+figures.training(history, "training.png")
+show("training.png")
+
+# %% [markdown]
+# ## 4. Filters, basis functions and their Gabor fits, next to FastICA
+#
+# The filters (what each expert measures) and the basis functions (columns
+# of the pseudo-inverse, the directions the model generates along) are
+# shown in pixel space. FastICA is complete: 255 filters.
+
+# %%
+W = pot.W.get_value().astype(float)
+pot_quality = study.filter_quality(W, whitening, X_test)
+W_ica, ica_seconds = study.fast_ica(X, settings)
+ica_quality = study.filter_quality(W_ica, whitening, X_test)
+figures.filters(pot_quality.pixel_filters, "filters.png", "PoT filters (pixel space)")
+figures.filters(study.basis_functions(W, whitening), "basis.png", "PoT basis functions")
+figures.filters(ica_quality.pixel_filters, "ica_filters.png", "FastICA filters")
+show("filters.png")
+show("basis.png")
+show("ica_filters.png")
+
+# %%
+table = {
+    "PoT": pot_quality.summary(settings.min_r2),
+    "FastICA": ica_quality.summary(settings.min_r2),
+}
+for name, row in table.items():
+    print(f"{name:8s}", {key: round(value, 3) for key, value in row.items()})
+print(f"FastICA took {ica_seconds:.1f} s")
+
+# %% [markdown]
+# The distribution of the basis: Gabor centres with a segment along the
+# stripes, orientations, spatial frequencies, and the R² of every fit. The
+# outputs of both sets of filters are far from Gaussian (excess kurtosis
+# well above 0): the constraints are sparse.
+
+# %%
+figures.gabor_distribution(
+    {"PoT": pot_quality.fits, "FastICA": ica_quality.fits},
+    settings.size,
+    "gabor_distribution.png",
+    settings.min_r2,
+)
+show("gabor_distribution.png")
