@@ -1,4 +1,7 @@
-"""Command line: ``python -m pymc_ebm demo {arm,four-squares,unigauss} --out DIR [--quick]``."""
+"""Command line: ``python -m pymc_ebm demo NAME --out DIR [--quick] [--seed S]``.
+
+NAME is one of arm, evaluate, four-squares, unigauss.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ DEMOS = {
     "arm": "pymc_ebm.studies.arm",
     "unigauss": "pymc_ebm.studies.unigauss_clusters",
     "four-squares": "pymc_ebm.studies.four_squares",
+    "evaluate": "pymc_ebm.studies.evaluate",
 }
 
 
@@ -21,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("name", choices=sorted(DEMOS))
     demo.add_argument("--out", default="demo_output", help="folder for figures and summary.json")
     demo.add_argument("--quick", action="store_true", help="small sizes (seconds, for tests)")
+    demo.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: the demo's own)"
+    )
     args = parser.parse_args(argv)
     module = importlib.import_module(DEMOS[args.name])
-    module.run(args.out, quick=args.quick)
+    seed = {} if args.seed is None else {"seed": args.seed}
+    module.run(args.out, quick=args.quick, **seed)
     return 0
 
 

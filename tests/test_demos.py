@@ -13,13 +13,14 @@ import pytest
 UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
 FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
 ARM = "python -m pymc_ebm demo arm --out DIR"  # README
+EVALUATE = "python -m pymc_ebm demo evaluate --out DIR"  # README
 
 
-def run_demo(python_m, command, out, quick):
+def run_demo(python_m, command, out, quick, extra=()):
     python_m(
         command,
         replace={"demo_output": out, "DIR": out},
-        extra=["--quick"] if quick else [],
+        extra=(["--quick"] if quick else []) + list(extra),
         timeout=600 if quick else 3000,  # full size: the slow tests (`tox -e slow`)
     )
     return json.loads((out / "summary.json").read_text())
@@ -74,6 +75,28 @@ def test_arm_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     assert len(summary["bias_table"]) == 8
     assert {"residual", "bias", "implied_bias"} <= set(summary["bias_table"][0])
     for figure in ["best_line.png", "link_lengths.png", "bias_table.png", "imputation.png"]:
+        assert (tmp_path / figure).stat().st_size > 0
+
+
+def test_evaluate_demo_quick_writes_summary_and_figures(python_m, tmp_path):
+    summary = run_demo(python_m, EVALUATE, tmp_path, quick=True, extra=["--seed", "3"])
+    assert summary["seeds"] == [3, 4]
+    rules = ["cd1", "cd10", "pcd", "hmc", "online_hmc", "ml"]
+    for name, (low, high) in {"clusters": (-0.5, 5.0), "squares": (-3.5, -0.9)}.items():
+        problem = summary["problems"][name]
+        assert list(problem["rules"]) == rules
+        assert problem["closest_to_ml"] in rules[:-1]
+        for rule in rules:
+            entry = problem["rules"][rule]
+            # held-out log-likelihood, nats per point: near a broad start's after 100 updates
+            # (uniform on the box: 0 and -log 16), below the true density's (squares:
+            # -log 2.56; clusters: about 4)
+            assert low < entry["final_mean"] < high, (name, rule, entry)
+            assert 0.0 <= entry["final_sd"] < 1.0, (name, rule, entry)
+            assert len(entry["per_seed"]) == 2
+            assert np.isfinite(entry["gap_to_ml_mean"]) and np.isfinite(entry["gap_to_ml_sd"])
+        assert problem["rules"]["ml"]["gap_to_ml_mean"] == 0.0
+    for figure in ["curves.png", "densities.png"]:
         assert (tmp_path / figure).stat().st_size > 0
 
 
