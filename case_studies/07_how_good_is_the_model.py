@@ -129,7 +129,7 @@ pd.DataFrame(rows).set_index("parameter")
 # once and follows 10 leapfrog steps from each datavector; online HMC
 # follows 30 steps from the data, renewing the momentum every 5. Maximum
 # likelihood uses the exact model term on a grid of 100² cells (clusters)
-# or 64² (squares). Every 250 updates, the held-out log-likelihood of 2000
+# or 48² (squares). Every 250 updates, the held-out log-likelihood of 2000
 # new points is computed exactly.
 
 # %%

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 
 DEMOS = {
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     module = importlib.import_module(DEMOS[args.name])
     seed = {} if args.seed is None else {"seed": args.seed}
+    if seed and "seed" not in inspect.signature(module.run).parameters:
+        parser.error(f"demo {args.name} does not take --seed")
     module.run(args.out, quick=args.quick, **seed)
     return 0
 
