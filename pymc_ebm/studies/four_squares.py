@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "quadrant",
     "ridge_heights",
     "run",
+    "seed_table",
     "fantasy_steps",
     "sample_fantasies_from_box",
     "square_switches",
@@ -71,11 +72,20 @@ class SquaresSettings:
     chains: int = 4
     n_chains: int = 100
     seed: int = 0
+    robustness_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 
     @classmethod
-    def quick(cls) -> SquaresSettings:
+    def quick(cls, seed: int = 0) -> SquaresSettings:
         """Small sizes that run in seconds (for tests and ``--quick``)."""
-        return cls(n_updates=150, draws=100, tune=100, n_chains=10, hidden=(16, 8))
+        return cls(
+            n_updates=150,
+            draws=100,
+            tune=100,
+            n_chains=10,
+            hidden=(16, 8),
+            seed=seed,
+            robustness_seeds=(seed, seed + 1),
+        )
 
 
 def make_trainer(
@@ -383,7 +393,40 @@ def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):
     )
 
 
-def run(out_dir: str | Path, quick: bool = False) -> dict[str, Any]:
+def seed_table(
+    settings: SquaresSettings, trained: dict[int, MLPEnergy] | None = None
+) -> list[dict[str, Any]]:
+    """Train on each of ``settings.robustness_seeds``; exact masses of each learned density.
+
+    For every seed the data, the initial network and the samplers follow the
+    seed (``replace(settings, seed=s)``); ``trained`` maps seeds whose
+    network is already trained to it. Returns one row per seed: ``seed``,
+    ``inside_fraction_exact``, ``square_shares_exact`` (quadrature, as
+    :func:`exact_metrics`) and ``meets_target`` (inside at least 0.9 and
+    every share in 0.15-0.35).
+    """
+    rows = []
+    for seed in settings.robustness_seeds:
+        net = (trained or {}).get(seed)
+        if net is None:
+            X = four_squares(settings.n_data, side=settings.side, random_seed=seed)
+            net, _, _ = train(X, replace(settings, seed=seed))
+        exact = exact_metrics(net, settings.side)
+        shares = exact["square_shares"]
+        rows.append(
+            {
+                "seed": seed,
+                "inside_fraction_exact": exact["inside_fraction"],
+                "square_shares_exact": shares,
+                "meets_target": bool(
+                    exact["inside_fraction"] >= 0.9 and all(0.15 <= x <= 0.35 for x in shares)
+                ),
+            }
+        )
+    return rows
+
+
+def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train, sample fantasies (NUTS + box jumps), diagnose, draw figures, write ``summary.json``.
 
     Parameters
@@ -392,6 +435,12 @@ def run(out_dir: str | Path, quick: bool = False) -> dict[str, Any]:
         Where figures and ``summary.json`` go (created).
     quick : bool
         Use :meth:`SquaresSettings.quick`.
+    seed : int, default 0
+        Seeds the data, the initial network and the samplers of the run whose
+        fantasies and figures are shown; the robustness table
+        (:func:`seed_table`, ``per_seed`` in the summary) trains again on
+        each of ``settings.robustness_seeds`` (five seeds from ``seed``; two
+        with ``quick``).
 
     Returns
     -------
@@ -400,7 +449,9 @@ def run(out_dir: str | Path, quick: bool = False) -> dict[str, Any]:
     """
     from pymc_ebm.studies import four_squares_figures as figures
 
-    settings = SquaresSettings.quick() if quick else SquaresSettings()
+    settings = SquaresSettings.quick(seed) if quick else SquaresSettings(seed=seed)
+    if not quick:
+        settings = replace(settings, robustness_seeds=tuple(range(seed, seed + 5)))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     X = four_squares(settings.n_data, side=settings.side, random_seed=settings.seed)
@@ -409,7 +460,9 @@ def run(out_dir: str | Path, quick: bool = False) -> dict[str, Any]:
     diagnostics = summary(idata, var_names=["v"])
     fantasies = idata.posterior["v"].values
     tail = max(1, history.sizes["update"] // 10)
+    per_seed = seed_table(settings, trained={seed: net})
     result: dict[str, Any] = {
+        "seed": seed,
         **fantasy_metrics(fantasies, settings.side),
         # what the learned density itself says (quadrature), next to the fantasies
         **{f"{key}_exact": value for key, value in exact_metrics(net, settings.side).items()},
@@ -418,6 +471,8 @@ def run(out_dir: str | Path, quick: bool = False) -> dict[str, Any]:
         "rhat_max": diagnostics.rhat_max,
         "ess_bulk_min": diagnostics.ess_bulk_min,
         "train_seconds": train_seconds,
+        "per_seed": per_seed,
+        "seeds_meeting_target": sum(row["meets_target"] for row in per_seed),
     }
     print(diagnostics)
     figures.data_and_fantasies(X, fantasies, settings.side, out / "fantasies.png")
