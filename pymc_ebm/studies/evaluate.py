@@ -65,10 +65,13 @@ __all__ = [
     "EvaluateSettings",
     "Problem",
     "compare",
+    "densities",
+    "held_out",
     "make_problem",
     "make_trainer",
     "run",
     "summarise",
+    "table",
     "train_rule",
 ]
 
