@@ -171,7 +171,54 @@ for name, problem_result in result["problems"].items():
 # %% [markdown]
 # ## 5. What the numbers say
 #
-# RESULTS
+# One full run (`python -m pymc_ebm demo evaluate`, seeds 0, 1, 2, 2000
+# updates per rule; 6 minutes of CPU), final held-out log-likelihood in nats
+# per point, mean ± sd over seeds, and the gap to maximum likelihood paired by
+# seed:
+#
+# | rule | 24 clusters | gap to ML | four squares | gap to ML |
+# |---|---|---|---|---|
+# | CD-1 | 1.93 ± 1.39 | −1.66 ± 1.59 | −2.17 ± 0.37 | −1.04 ± 0.36 |
+# | CD-10 | 3.11 ± 0.39 | −0.48 ± 0.49 | −1.63 ± 0.77 | −0.49 ± 0.78 |
+# | persistent CD | 1.20 ± 0.37 | −2.38 ± 0.52 | −1.82 ± 0.47 | −0.68 ± 0.47 |
+# | HMC shortcut | 1.55 ± 0.33 | −2.03 ± 0.58 | −1.86 ± 0.70 | −0.72 ± 0.71 |
+# | online HMC | 2.71 ± 0.70 | −0.87 ± 0.50 | −1.66 ± 0.47 | −0.52 ± 0.49 |
+# | maximum likelihood | 3.59 ± 0.43 | 0 | −1.14 ± 0.02 | 0 |
+#
+# The start scores −1.80 (clusters) and −2.77 (squares, about the uniform
+# density on the box, −log 16); the true density of the squares scores
+# −log 2.56 = −0.94.
+#
+# * **Maximum likelihood is best on both problems and every seed**, and on
+#   the squares it is also by far the most reproducible (sd 0.02 nats against
+#   0.4-0.8 for every sampling rule): with the model term exact, the only
+#   noise left is the minibatch's.
+# * **CD-10 comes closest to maximum likelihood on both problems**, with
+#   online HMC next. On the clusters the ten Gibbs sweeps carry the
+#   negatives far enough to punish the spurious cells of the product of
+#   stripes; on the squares, ten Langevin steps from the data behave much
+#   like the 30-step online HMC. The difference between CD-10 and online HMC
+#   (0.4 nats on the clusters, 0.03 on the squares) is within the spread over
+#   seeds: three seeds separate ML from the rest, not the best sampling rules
+#   from each other.
+# * **CD-1 is the least reliable**: on the clusters it ranges from 0.36 to
+#   3.02 nats over the three seeds. The HMC shortcut, one 10-step trajectory
+#   from each datavector, is worse than online HMC on both problems: it
+#   explores too little around the data to see the mass it puts elsewhere,
+#   the lecture's warning made measurable.
+# * **Persistent CD is the worst on the clusters**, and its held-out
+#   log-likelihood on the squares collapses for a while (to −8.3 and −5.4 nats on
+#   two seeds, at update 750) before it recovers: at this learning rate the
+#   persistent chains trail the moving model. On the clusters they are plain
+#   blocked Gibbs chains with no mode jumps, which leave a cell rarely, so
+#   the negatives stay where the chains happen to be (the learned density
+#   above keeps broad stripes and blobs). The 24-cluster study itself uses
+#   PCD only with mode jumps and a smaller learning rate, after CD.
+#
+# These are learning curves at a fixed, short budget of 2000 updates with
+# one learning rate per problem, not converged models; the ranking of the
+# sampling rules may change with longer training or tuned learning rates.
+# What the comparison establishes is the size of the gaps, measured exactly.
 
 # %%
 print(f"total run time: {time.perf_counter() - start_time:.1f} s (quick={QUICK})")
