@@ -156,3 +156,14 @@ def test_four_squares_demo_full_size_meets_the_study_targets(python_m, tmp_path)
     # the learned density itself (quadrature), not only where the NUTS rows went
     assert summary["inside_fraction_exact"] >= 0.9
     assert all(0.15 <= share <= 0.35 for share in summary["square_shares_exact"])
+
+
+@pytest.mark.slow
+def test_evaluate_demo_full_size_maximum_likelihood_is_best(python_m, tmp_path):
+    """Maximum likelihood beats every sampling rule on both problems (measured margin: 0.5)."""
+    summary = run_demo(python_m, EVALUATE, tmp_path, quick=False)
+    assert summary["seeds"] == [0, 1, 2]
+    for problem in summary["problems"].values():
+        for rule, entry in problem["rules"].items():
+            if rule != "ml":
+                assert entry["gap_to_ml_mean"] < 0.0, rule
