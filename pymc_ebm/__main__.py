@@ -1,6 +1,6 @@
 """Command line: ``python -m pymc_ebm demo NAME --out DIR [--quick] [--seed S]``.
 
-``NAME`` is one of ``arm``, ``four-squares``, ``patches``, ``unigauss``.
+``NAME`` is one of ``arm``, ``evaluate``, ``four-squares``, ``patches``, ``unigauss``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ DEMOS = {
     "unigauss": "pymc_ebm.studies.unigauss_clusters",
     "four-squares": "pymc_ebm.studies.four_squares",
     "patches": "pymc_ebm.studies.natural_images",
+    "evaluate": "pymc_ebm.studies.evaluate",
 }
 
 

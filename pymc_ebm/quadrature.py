@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 
 from pymc_ebm.energies.base import Energy
 
-__all__ = ["GridDensity", "grid_density", "log_partition_quadrature"]
+__all__ = ["GridDensity", "grid_density", "grid_points", "log_partition_quadrature"]
 
 _MAX_DIM = 2
 _CHUNK = 65_536
@@ -111,6 +111,49 @@ def _n_points(n_points: int | tuple[int, ...], dim: int) -> tuple[int, ...]:
             f"n_points must be an integer >= 2 (or one per dimension), got {n_points}"
         )
     return tuple(int(c) for c in counts)
+
+
+def grid_points(
+    energy: Energy,
+    low: npt.ArrayLike | None = None,
+    high: npt.ArrayLike | None = None,
+    n_points: int | tuple[int, ...] = 512,
+) -> tuple[np.ndarray, float]:
+    """The cell midpoints of :func:`grid_density`'s grid, flattened, and the log cell volume.
+
+    Parameters
+    ----------
+    energy : Energy
+        An energy with ``dim`` 1 or 2 (only its ``dim`` and domain are used).
+    low, high, n_points
+        As in :func:`grid_density`.
+
+    Returns
+    -------
+    points : ndarray, shape (n_cells, dim)
+        Midpoints in the order of ``grid_density(...).density.ravel()``.
+    log_cell : float
+        ``log`` of the volume of one cell.
+
+    Examples
+    --------
+    >>> import pymc_ebm
+    >>> from pymc_ebm.quadrature import grid_points
+    >>> expert = pymc_ebm.UniGauss(mu=[[0.5, 0.5]], sigma=[[0.1, 0.1]], pi=[0.5])
+    >>> points, log_cell = grid_points(expert, n_points=4)
+    >>> points.shape, points[1].tolist(), round(log_cell, 4)
+    ((16, 2), [0.125, 0.375], -2.7726)
+    """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    if energy.dim > _MAX_DIM:
+        raise ValueError(f"quadrature works in 1 or 2 dimensions, got dim={energy.dim}")
+    low, high = _box(energy, low, high)
+    counts = _n_points(n_points, energy.dim)
+    edges = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(low, high, counts, strict=True)]
+    mesh = np.meshgrid(*[0.5 * (e[:-1] + e[1:]) for e in edges], indexing="ij")
+    widths = (high - low) / np.asarray(counts)
+    return np.stack([m.ravel() for m in mesh], axis=1), float(np.sum(np.log(widths)))
 
 
 def grid_density(

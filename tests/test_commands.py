@@ -68,6 +68,9 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     "python -m pymc_ebm demo patches --out DIR": Runs(
         f"{DEMO_TESTS}::test_patches_demo_quick_writes_summary_and_figures"
     ),
+    "python -m pymc_ebm demo evaluate --out DIR": Runs(
+        f"{DEMO_TESTS}::test_evaluate_demo_quick_writes_summary_and_figures"
+    ),
     "python -m benchmarks": Runs("tests/test_commands.py::test_benchmarks_quick"),
     "jupytext --sync case_studies/*.py": Covers(
         "tests/test_case_studies.py::test_paired_notebook_is_up_to_date",

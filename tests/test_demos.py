@@ -14,6 +14,7 @@ UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make
 FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
 ARM = "python -m pymc_ebm demo arm --out DIR"  # README
 PATCHES = "python -m pymc_ebm demo patches --out DIR"  # README
+EVALUATE = "python -m pymc_ebm demo evaluate --out DIR"  # README
 
 
 def run_demo(python_m, command, out, quick, seed=None):
@@ -133,6 +134,28 @@ def test_patches_demo_quick_writes_summary_and_figures(python_m, tmp_path):
         assert (out / figure).stat().st_size > 0
 
 
+def test_evaluate_demo_quick_writes_summary_and_figures(python_m, tmp_path):
+    summary = run_demo(python_m, EVALUATE, tmp_path, quick=True, seed=3)
+    assert summary["seeds"] == [3, 4]
+    rules = ["cd1", "cd10", "pcd", "hmc", "online_hmc", "ml"]
+    for name, (low, high) in {"clusters": (-2.5, 5.0), "squares": (-4.0, -0.9)}.items():
+        problem = summary["problems"][name]
+        assert list(problem["rules"]) == rules
+        assert problem["closest_to_ml"] in rules[:-1]
+        for rule in rules:
+            entry = problem["rules"][rule]
+            # held-out log-likelihood, nats per point: after 100 updates, not far below the
+            # start's (about -1.7 and -2.8), below the true density's (squares: -log 2.56;
+            # clusters: about 4)
+            assert low < entry["final_mean"] < high, (name, rule, entry)
+            assert 0.0 <= entry["final_sd"] < 1.0, (name, rule, entry)
+            assert len(entry["per_seed"]) == 2
+            assert np.isfinite(entry["gap_to_ml_mean"]) and np.isfinite(entry["gap_to_ml_sd"])
+        assert problem["rules"]["ml"]["gap_to_ml_mean"] == 0.0
+    for figure in ["curves.png", "densities.png"]:
+        assert (tmp_path / figure).stat().st_size > 0
+
+
 @pytest.mark.slow
 def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     """The targets the full run meets (see the study's docstring for the ones it misses)."""
@@ -167,3 +190,14 @@ def test_four_squares_demo_full_size_meets_the_study_targets(python_m, tmp_path)
     # the learned density itself (quadrature), not only where the NUTS rows went
     assert summary["inside_fraction_exact"] >= 0.9
     assert all(0.15 <= share <= 0.35 for share in summary["square_shares_exact"])
+
+
+@pytest.mark.slow
+def test_evaluate_demo_full_size_maximum_likelihood_is_best(python_m, tmp_path):
+    """Maximum likelihood beats every sampling rule on both problems (measured margin: 0.5)."""
+    summary = run_demo(python_m, EVALUATE, tmp_path, quick=False)
+    assert summary["seeds"] == [0, 1, 2]
+    for problem in summary["problems"].values():
+        for rule, entry in problem["rules"].items():
+            if rule != "ml":
+                assert entry["gap_to_ml_mean"] < 0.0, rule
