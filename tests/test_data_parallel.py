@@ -100,7 +100,9 @@ if n_processes > 1:
         coordinator_address=f"localhost:{port}", num_processes=n_processes,
         process_id=process_id,
     )
+import pytensor.tensor as pt
 import pymc_ebm
+from pymc_ebm.backends import function, shard_rows
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.studies import four_squares as study
 
@@ -126,6 +128,11 @@ if n_processes > 1:  # this process: its own rows, its own sampler seed
     cd = trainer(B, 100 + process_id)
     cd.fit(X[process_id::2], n_updates=n_updates, progress=False)
     e_data = cd.history["energy_data"].values.tolist()
+    # an output that keeps the rows split across processes comes back as this process's rows
+    x = pt.matrix("x")
+    rows = X[process_id::2][:B]
+    double = function([x], 2 * x, trust_input=True)  # as the package compiles them
+    own_rows = bool(np.array_equal(double(shard_rows(rows)), 2 * rows))
 else:  # one process replays both: the same minibatches and negatives, one update on both
     parts = [trainer(B, 100 + i) for i in range(2)]
     whole = trainer(2 * B, 0)
@@ -135,10 +142,11 @@ else:  # one process replays both: the same minibatches and negatives, one updat
         negatives = [p.negative_phase.run(r, 1)[0] for p, r in zip(parts, rows)]
         whole.partial_fit(np.concatenate(rows), np.concatenate(negatives))
     e_data = whole.history["energy_data"].values.tolist()
+    own_rows = None
 np.savez(out, *[p.get_value() for p in net.params])
 print(json.dumps({
     "processes": jax.process_count(), "devices": jax.device_count(),
-    "local_devices": jax.local_device_count(), "e_data": e_data,
+    "local_devices": jax.local_device_count(), "e_data": e_data, "own_rows": own_rows,
     "moved": max(float(np.max(np.abs(p.get_value() - q))) for p, q in zip(net.params, initial)),
 }))
 """
@@ -187,6 +195,7 @@ def test_two_processes_train_the_four_squares_energy_as_one(tmp_path):
     assert one["processes"] == 1
     for facts, params in two:
         assert facts["processes"] == 2 and facts["devices"] == 4 and facts["local_devices"] == 2
+        assert facts["own_rows"]
         # every update averaged both processes' rows: the data energies of the joint batch
         np.testing.assert_allclose(facts["e_data"], one["e_data"], rtol=1e-9)
         for a, b in zip(params_one, params, strict=True):
