@@ -43,6 +43,7 @@ __all__ = [
     "get_backend",
     "set_backend",
     "shard_rows",
+    "to_host",
     "uses_jax",
 ]
 
@@ -53,7 +54,9 @@ class NumPyJAXLinker(JAXLinker):
     ``jax.Array`` outputs (read-only buffers once seen by NumPy) would reach
     PyMC's trace and functions compiled by other backends, which refuse them
     (Numba cannot type read-only buffers); so each output (updated shared
-    variables included) is copied to host memory once per call.
+    variables included) is copied to host memory once per call
+    (:func:`to_host`: in a run of several processes, the rows of an output
+    split across processes come back as this process's own).
     """
 
     def jit_compile(self, fn: Any) -> Any:
@@ -61,7 +64,7 @@ class NumPyJAXLinker(JAXLinker):
         jitted = super().jit_compile(fn)
 
         def to_numpy(*args: Any) -> list[np.ndarray]:
-            return [np.array(out) for out in jitted(*args)]
+            return [to_host(out) for out in jitted(*args)]
 
         return to_numpy
 
@@ -223,25 +226,44 @@ def uses_jax(kwargs: dict[str, Any]) -> bool:
     return isinstance(getattr(mode, "linker", None), JAXLinker)
 
 
-def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
+def shard_rows(x: np.ndarray, axis: int = 0, *, local: bool = False) -> Any:
     """With several JAX devices, ``x`` split along ``axis`` across them.
 
     Data parallelism by JAX sharding: the returned ``jax.Array`` holds an
-    equal block of rows on each of the ``n`` devices ``jax.devices()`` lists
-    (a one-dimensional mesh, axis ``"rows"``); a function compiled in JAX
-    mode that gets it runs each device's block there, keeps the rows of its
-    outputs split, and leaves the replicated parameters and the reductions
-    over rows (gradients, sums) to XLA. ``x`` comes back unchanged without
-    JAX, with one device, or when its length along ``axis`` is not a
-    multiple of ``n`` (it then runs on the first device). Callers pass only
-    inputs of functions compiled in JAX mode (:func:`uses_jax`).
+    equal block of rows on each device (a one-dimensional mesh, axis
+    ``"rows"``); a function compiled in JAX mode that gets it runs each
+    device's block there, keeps the rows of its outputs split, and leaves the
+    replicated parameters (NumPy inputs) and the reductions over rows
+    (gradients, sums) to XLA.
+
+    In one process the devices are those ``jax.devices()`` lists, and ``x``
+    comes back unchanged without JAX, with one device, or when its length
+    along ``axis`` is not a multiple of the number of devices (it then runs
+    on the first device).
+
+    In a run of several processes (after ``jax.distributed.initialize``,
+    ``jax.process_count() > 1``), ``x`` is this process's own rows: the
+    returned global array (``jax.make_array_from_process_local_data``) stacks
+    the rows of every process in process order, split across all devices of
+    all processes, so that means over rows are means over every process's
+    rows. Each process must pass the same number of rows, a multiple of its
+    number of local devices (``ValueError`` otherwise), and must hold the
+    same parameters (every process builds them with the same seed); the
+    outputs of the compiled function that keep rows come back as this
+    process's rows (:class:`NumPyJAXLinker`). With ``local=True`` the rows
+    stay on this process's own devices (``jax.local_devices()``), as for
+    independent chains. Callers pass only inputs of functions compiled in JAX
+    mode (:func:`uses_jax`).
 
     Parameters
     ----------
     x : ndarray
-        Rows along ``axis`` (chains, minibatch rows).
+        Rows along ``axis`` (chains, minibatch rows), this process's own.
     axis : int, default 0
         The axis of the rows.
+    local : bool, default False
+        Split across this process's devices only (the same as ``False`` in
+        a single process).
 
     Returns
     -------
@@ -256,21 +278,56 @@ def shard_rows(x: np.ndarray, axis: int = 0) -> Any:
     """
     if importlib.util.find_spec("jax") is None:
         return x
-    sharding = _row_sharding(np.ndim(x), axis)
-    n_devices = sharding.mesh.size
-    if n_devices == 1 or np.shape(x)[axis] % n_devices:
-        return x
     import jax
 
+    across_processes = not local and jax.process_count() > 1
+    sharding = _row_sharding(np.ndim(x), axis, across_processes)
+    n_local = jax.local_device_count()
+    if across_processes:
+        if np.shape(x)[axis] % n_local:
+            raise ValueError(
+                f"each process must pass a multiple of its {n_local} local devices in rows, "
+                f"got {np.shape(x)[axis]}"
+            )
+        return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+    if n_local == 1 or np.shape(x)[axis] % n_local:
+        return x
     return jax.device_put(x, sharding)
 
 
 @functools.cache
-def _row_sharding(ndim: int, axis: int) -> Any:
+def _row_sharding(ndim: int, axis: int, across_processes: bool) -> Any:
     import jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    mesh = Mesh(np.array(jax.devices()), ("rows",))
+    devices = jax.devices() if across_processes else jax.local_devices()
+    mesh = Mesh(np.array(devices), ("rows",))
     spec = [None] * ndim
     spec[axis] = "rows"
     return NamedSharding(mesh, PartitionSpec(*spec))
+
+
+def to_host(out: Any) -> np.ndarray:
+    """A JAX output as a writable NumPy array: this process's part where it spans processes.
+
+    A fully replicated or single-process output is copied whole; an output
+    split across the devices of several processes (rows from
+    :func:`shard_rows`) comes back as the blocks this process holds, in
+    order along the split axis, i.e. this process's own rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymc_ebm.backends import to_host
+    >>> to_host(np.ones(2)).flags.writeable
+    True
+    """
+    if getattr(out, "is_fully_addressable", True) or out.is_fully_replicated:
+        return np.array(out)
+    shards = {_start(s.index): s.data for s in out.addressable_shards}  # replicas dropped
+    axis = next(i for i, n in enumerate(out.sharding.shard_shape(out.shape)) if n != out.shape[i])
+    return np.concatenate([np.array(shards[k]) for k in sorted(shards)], axis=axis)
+
+
+def _start(index: tuple[slice, ...]) -> tuple[int, ...]:
+    return tuple(s.start or 0 for s in index)

@@ -82,3 +82,122 @@ def test_four_devices_train_the_four_squares_energy_as_one(tmp_path):
     for a, b in zip(params_one, params_four, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
     assert any(not np.allclose(a, 0) for a in params_one)
+
+
+# Several hosts: each process holds its own rows of the training set and its own sampler
+# seed; the parameters start equal (same network seed) and stay replicated. The reference
+# replays both processes' minibatches and negatives in one process and makes the same
+# updates on their concatenation.
+HOSTS_SCRIPT = """
+import json, sys
+import numpy as np
+import jax
+
+out, n_updates, process_id, n_processes, port = sys.argv[1:6]
+n_updates, process_id, n_processes = int(n_updates), int(process_id), int(n_processes)
+if n_processes > 1:
+    jax.distributed.initialize(
+        coordinator_address=f"localhost:{port}", num_processes=n_processes,
+        process_id=process_id,
+    )
+import pytensor.tensor as pt
+import pymc_ebm
+from pymc_ebm.backends import function, shard_rows
+from pymc_ebm.energies.mlp import MLPEnergy
+from pymc_ebm.studies import four_squares as study
+
+pymc_ebm.set_backend("jax")
+settings = study.SquaresSettings.quick()
+X = pymc_ebm.datasets.four_squares(settings.n_data, side=settings.side, random_seed=0)
+net = MLPEnergy(2, hidden=settings.hidden, activation=settings.activation, box=study.BOX,
+                random_seed=settings.seed)
+initial = [p.get_value().copy() for p in net.params]
+
+
+def trainer(batch_size, seed):
+    return pymc_ebm.ContrastiveDivergence(
+        net, sampler="hmc", batch_size=batch_size, learning_rate=settings.learning_rate,
+        optimizer="adam",
+        step_kwargs={"n_steps": settings.n_steps, "step_size": settings.step_size},
+        random_seed=seed,
+    )
+
+
+B = settings.batch_size
+if n_processes > 1:  # this process: its own rows, its own sampler seed
+    cd = trainer(B, 100 + process_id)
+    cd.fit(X[process_id::2], n_updates=n_updates, progress=False)
+    e_data = cd.history["energy_data"].values.tolist()
+    # an output that keeps the rows split across processes comes back as this process's rows
+    x = pt.matrix("x")
+    rows = X[process_id::2][:B]
+    double = function([x], 2 * x, trust_input=True)  # as the package compiles them
+    own_rows = bool(np.array_equal(double(shard_rows(rows)), 2 * rows))
+else:  # one process replays both: the same minibatches and negatives, one update on both
+    parts = [trainer(B, 100 + i) for i in range(2)]
+    whole = trainer(2 * B, 0)
+    batches = [p.minibatches(X[i::2], n_updates) for i, p in enumerate(parts)]
+    for _ in range(n_updates):
+        rows = [next(b) for b in batches]
+        negatives = [p.negative_phase.run(r, 1)[0] for p, r in zip(parts, rows)]
+        whole.partial_fit(np.concatenate(rows), np.concatenate(negatives))
+    e_data = whole.history["energy_data"].values.tolist()
+    own_rows = None
+np.savez(out, *[p.get_value() for p in net.params])
+print(json.dumps({
+    "processes": jax.process_count(), "devices": jax.device_count(),
+    "local_devices": jax.local_device_count(), "e_data": e_data, "own_rows": own_rows,
+    "moved": max(float(np.max(np.abs(p.get_value() - q))) for p, q in zip(net.params, initial)),
+}))
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _hosts(tmp_path, n_processes):
+    env = dict(os.environ, PYMC_EBM_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    port = str(_free_port())
+    outs = [tmp_path / f"hosts_{n_processes}_{i}.npz" for i in range(n_processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOSTS_SCRIPT, str(out), str(N_UPDATES), str(i)]
+            + [str(n_processes), port],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, out in enumerate(outs)
+    ]
+    results = []
+    for proc, out in zip(procs, outs, strict=True):
+        stdout, stderr = proc.communicate(timeout=900)
+        assert proc.returncode == 0, stderr[-4000:]
+        with np.load(out) as params:
+            keys = sorted(params, key=lambda k: int(k.split("_")[1]))
+            results.append(
+                (json.loads(stdout.strip().splitlines()[-1]), [params[k] for k in keys])
+            )
+    return results
+
+
+def test_two_processes_train_the_four_squares_energy_as_one(tmp_path):
+    ((one, params_one),) = _hosts(tmp_path, 1)
+    two = _hosts(tmp_path, 2)
+    assert one["processes"] == 1
+    for facts, params in two:
+        assert facts["processes"] == 2 and facts["devices"] == 4 and facts["local_devices"] == 2
+        assert facts["own_rows"]
+        # every update averaged both processes' rows: the data energies of the joint batch
+        np.testing.assert_allclose(facts["e_data"], one["e_data"], rtol=1e-9)
+        for a, b in zip(params_one, params, strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert one["moved"] > 1e-3

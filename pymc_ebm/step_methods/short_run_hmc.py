@@ -826,8 +826,8 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
         if self._shard_rows:
             n = len(self._var_names)
-            inputs[:n] = [backends.shard_rows(x) for x in inputs[:n]]
-            momenta = [backends.shard_rows(p, axis=1) for p in momenta]
+            inputs[:n] = [backends.shard_rows(x, local=True) for x in inputs[:n]]
+            momenta = [backends.shard_rows(p, axis=1, local=True) for p in momenta]
         inputs += momenta
         inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
         inputs.append(np.asarray(step_size, dtype=self._floatx))

@@ -321,7 +321,7 @@ class ContrastiveDivergence:
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        # Under JAX with several devices, the rows are split across them (data parallel).
+        # Under JAX with several devices (or processes), the rows are split across them.
         if backends.uses_jax(self.compile_kwargs):
             batch_in, negatives_in = backends.shard_rows(batch), backends.shard_rows(negatives)
         else:
