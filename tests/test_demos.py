@@ -163,6 +163,8 @@ def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     assert summary["link_length_error"] <= 0.05
     assert summary["link_length_error_missing"] <= 0.07
     assert summary["angle_error_student_t"] < summary["angle_error_gaussian"] / 2
+    assert summary["imputation_rmse_ratio"] <= 0.3
+    assert summary["rhat_max"] <= 1.05
 
 
 @pytest.mark.slow
