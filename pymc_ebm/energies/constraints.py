@@ -16,6 +16,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import check_shape, float_array, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["FASConstraints"]
 
@@ -172,7 +173,7 @@ class FASConstraints(Energy):
         """Per-row energy, shape ``(n,)``."""
         c = self.constraint_outputs(v)
         alpha = pt.exp(self.log_alpha) if self.learn_alpha else pt.as_tensor(self._fixed_alpha)
-        return pt.dot(pt.log1p(0.5 * pt.sqr(c)), alpha)
+        return pt.dot(log1p(0.5 * pt.sqr(c)), alpha)
 
     def quadratic_forms(self) -> np.ndarray:
         """``M_k = Σ_j U_kj w_j w_jᵀ`` of every unit, shape ``(n_units, dim, dim)``.

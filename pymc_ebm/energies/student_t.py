@@ -11,6 +11,8 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import check_shape, float_array
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.layout import contiguous_transpose
+from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["StudentT"]
 
@@ -65,12 +67,12 @@ class StudentT(Energy):
 
     def filter_outputs(self, v: TensorVariable) -> TensorVariable:
         """Constraint violations ``v Wᵀ``, shape ``(n, n_experts)``."""
-        return pt.dot(v, self.W.T)
+        return pt.dot(v, contiguous_transpose(self.W))
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
         s = self.filter_outputs(v)
-        return pt.dot(pt.log1p(0.5 * s**2), pt.exp(self.log_alpha))
+        return pt.dot(log1p(0.5 * s**2), pt.exp(self.log_alpha))
 
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""

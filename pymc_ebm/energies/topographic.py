@@ -11,6 +11,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import check_shape, float_array, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["TopographicStudentT", "torus_pooling"]
 
@@ -104,7 +105,7 @@ class TopographicStudentT(Energy):
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
-        return pt.dot(pt.log1p(0.5 * self.pooled(v)), pt.exp(self.log_alpha))
+        return pt.dot(log1p(0.5 * self.pooled(v)), pt.exp(self.log_alpha))
 
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
