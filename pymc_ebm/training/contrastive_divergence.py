@@ -16,7 +16,7 @@ from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.training.missing_inputs import Minibatch, MissingInputs, check_missing_kwargs
 from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
-from pymc_ebm.training.optimizers import Optimizer, make_optimizer
+from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
 from pymc_ebm.training.progress import UpdateProgress
 
 __all__ = ["ContrastiveDivergence", "Minibatch", "NonFiniteUpdateError"]
@@ -202,21 +202,13 @@ class ContrastiveDivergence:
         negatives = pt.matrix("negatives", dtype=pytensor.config.floatX)
         e_data = pt.mean(energy.energy(data))
         e_negative = pt.mean(energy.energy(negatives))
-        params = energy.params
-        grads = pt.grad(e_data - e_negative, params)
-        decayed = set(energy.decayed_params)
-        if self.weight_decay > 0:
-            grads = [
-                g + self.weight_decay * p if name in decayed else g
-                for name, p, g in zip(energy.param_names, params, grads, strict=True)
-            ]
-        param_updates, state_updates = self.optimizer.updates(params, grads)
-        finite = pt.isfinite(e_data) & pt.isfinite(e_negative)
-        for _, new in param_updates:
-            finite = finite & pt.all(pt.isfinite(new))
-        guarded = [(p, pt.switch(finite, new, p)) for p, new in param_updates]
-        guarded += [(s, pt.switch(finite, new, s)) for s, new in state_updates]
-        grad_norm = pt.sqrt(sum(pt.sum(g**2) for g in grads))
+        guarded, finite, grad_norm = guarded_step(
+            energy,
+            e_data - e_negative,
+            self.optimizer,
+            self.weight_decay,
+            pt.isfinite(e_data) & pt.isfinite(e_negative),
+        )
         return pytensor.function(
             [data, negatives],
             [e_data, e_negative, finite, grad_norm],

@@ -29,7 +29,7 @@ from pytensor.gradient import disconnected_grad
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.quadrature import grid_points
-from pymc_ebm.training.optimizers import Optimizer, make_optimizer
+from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
 from pymc_ebm.training.progress import UpdateProgress
 
 __all__ = ["MaximumLikelihood", "log_likelihood_gradient", "model_expectation"]
@@ -229,21 +229,13 @@ class MaximumLikelihood:
         data = pt.matrix("data", dtype=pytensor.config.floatX)
         e_data = pt.mean(energy.energy(data))
         e_model, log_z = _model_terms(energy, self.points, self.log_cell)
-        params = energy.params
-        grads = pt.grad(e_data - e_model, params)
-        decayed = set(energy.decayed_params)
-        if self.weight_decay > 0:
-            grads = [
-                g + self.weight_decay * p if name in decayed else g
-                for name, p, g in zip(energy.param_names, params, grads, strict=True)
-            ]
-        param_updates, state_updates = self.optimizer.updates(params, grads)
-        finite = pt.isfinite(e_data) & pt.isfinite(log_z)
-        for _, new in param_updates:
-            finite = finite & pt.all(pt.isfinite(new))
-        guarded = [(p, pt.switch(finite, new, p)) for p, new in param_updates]
-        guarded += [(s, pt.switch(finite, new, s)) for s, new in state_updates]
-        grad_norm = pt.sqrt(sum(pt.sum(g**2) for g in grads))
+        guarded, finite, grad_norm = guarded_step(
+            energy,
+            e_data - e_model,
+            self.optimizer,
+            self.weight_decay,
+            pt.isfinite(e_data) & pt.isfinite(log_z),
+        )
         return pytensor.function(
             [data],
             [e_data, e_model, log_z, finite, grad_norm],

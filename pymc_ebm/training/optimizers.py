@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import finite_float
 
-__all__ = ["Adam", "Optimizer", "SGD", "make_optimizer"]
+__all__ = ["Adam", "Optimizer", "SGD", "guarded_step", "make_optimizer"]
 
 Updates = list[tuple[SharedVariable, TensorVariable]]
 
@@ -196,3 +197,48 @@ def make_optimizer(name: str | Optimizer, learning_rate: float, momentum: float)
     if name == "adam":
         return Adam(learning_rate, beta1=_rate("momentum", momentum))
     raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {name!r}")
+
+
+def guarded_step(
+    energy, loss: TensorVariable, optimizer: Optimizer, weight_decay: float, finite: TensorVariable
+) -> tuple[list, TensorVariable, TensorVariable]:
+    """One optimiser step on ``loss`` that leaves everything unchanged unless it is finite.
+
+    Parameters
+    ----------
+    energy : Energy
+        Whose ``params`` move; ``weight_decay`` adds ``weight_decay · θ`` to the
+        gradient of each parameter named in ``energy.decayed_params``.
+    loss : TensorVariable
+        Scalar whose gradient the step follows (e.g. data energy minus model energy).
+    optimizer : Optimizer
+        Makes the parameter and state updates.
+    weight_decay : float
+        L2 penalty factor (0: none).
+    finite : TensorVariable
+        Scalar bool: the step is taken only where this and every new parameter are finite.
+
+    Returns
+    -------
+    updates : list of (shared, new) pairs
+        Parameter and optimiser-state updates, each switched off when not finite.
+    finite : TensorVariable
+        Whether the step was taken.
+    grad_norm : TensorVariable
+        Euclidean norm of the (decayed) gradient.
+    """
+    params = energy.params
+    grads = pt.grad(loss, params)
+    decayed = set(energy.decayed_params)
+    if weight_decay > 0:
+        grads = [
+            g + weight_decay * p if name in decayed else g
+            for name, p, g in zip(energy.param_names, params, grads, strict=True)
+        ]
+    param_updates, state_updates = optimizer.updates(params, grads)
+    for _, new in param_updates:
+        finite = finite & pt.all(pt.isfinite(new))
+    guarded = [(p, pt.switch(finite, new, p)) for p, new in param_updates]
+    guarded += [(s, pt.switch(finite, new, s)) for s, new in state_updates]
+    grad_norm = pt.sqrt(sum(pt.sum(g**2) for g in grads))
+    return guarded, finite, grad_norm
