@@ -9,15 +9,15 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm._validation import float_array
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.energies.layout import contiguous_transpose
+from pymc_ebm.energies.filter_experts import FilterExperts
 from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["StudentT"]
 
 
-class StudentT(Energy):
+class StudentT(FilterExperts, Energy):
     """Product of Student-t experts, ``E(v) = Σ_j α_j log(1 + ½ (W_j · v)²)``.
 
     Each row ``W_j`` is a linear constraint; its violation ``W_j · v`` costs
@@ -48,26 +48,7 @@ class StudentT(Energy):
         super().__init__()
         W = float_array("W", W, ndim=2)
         self.n_experts, self.dim = W.shape
-        alpha = float_array("alpha", alpha, ndim=1)
-        check_shape("alpha", alpha, (self.n_experts,))
-        if np.any(alpha <= 0):
-            raise ValueError("alpha must be positive")
-        self.W = self._add_param("W", W)
-        self.log_alpha = self._add_param("log_alpha", np.log(alpha))
-
-    @property
-    def alpha(self) -> np.ndarray:
-        """Current expert weights, shape ``(n_experts,)``."""
-        return np.exp(self.log_alpha.get_value())
-
-    @property
-    def decayed_params(self) -> list[str]:
-        """Weight decay shrinks the filters ``W`` only."""
-        return ["W"]
-
-    def filter_outputs(self, v: TensorVariable) -> TensorVariable:
-        """Constraint violations ``v Wᵀ``, shape ``(n, n_experts)``."""
-        return pt.dot(v, contiguous_transpose(self.W))
+        self._add_filters_and_weights(W, alpha, self.n_experts)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""

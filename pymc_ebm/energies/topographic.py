@@ -9,14 +9,15 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import check_shape, float_array, positive_int
+from pymc_ebm._validation import float_array, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.filter_experts import FilterExperts
 from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["TopographicStudentT", "torus_pooling"]
 
 
-class TopographicStudentT(Energy):
+class TopographicStudentT(FilterExperts, Energy):
     """Topographic product of Student-t experts, ``E(v) = Σ_i α_i log(1 + ½ Σ_j V_ij (w_j·v)²)``.
 
     Each expert ``i`` pools the squared outputs of the filters ``w_j`` it
@@ -75,28 +76,9 @@ class TopographicStudentT(Energy):
         if np.any(V < 0):
             raise ValueError("V must be non-negative")
         self.n_experts = V.shape[0]
-        alpha = float_array("alpha", alpha, ndim=1)
-        check_shape("alpha", alpha, (self.n_experts,))
-        if np.any(alpha <= 0):
-            raise ValueError("alpha must be positive")
+        self._add_filters_and_weights(W, alpha, self.n_experts)
         V.flags.writeable = False
         self.V = V
-        self.W = self._add_param("W", W)
-        self.log_alpha = self._add_param("log_alpha", np.log(alpha))
-
-    @property
-    def alpha(self) -> np.ndarray:
-        """Current expert weights, shape ``(n_experts,)``."""
-        return np.exp(self.log_alpha.get_value())
-
-    @property
-    def decayed_params(self) -> list[str]:
-        """Weight decay shrinks the filters ``W`` only."""
-        return ["W"]
-
-    def filter_outputs(self, v: TensorVariable) -> TensorVariable:
-        """Filter outputs ``v Wᵀ``, shape ``(n, n_filters)``."""
-        return pt.dot(v, self.W.T)
 
     def pooled(self, v: TensorVariable) -> TensorVariable:
         """Pooled squared outputs ``(v Wᵀ)² Vᵀ``, shape ``(n, n_experts)``."""
