@@ -31,6 +31,7 @@ from pymc_ebm.datasets import image_patches
 from pymc_ebm.energies import StudentT, TopographicStudentT, torus_pooling
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
+from pymc_ebm.io import save
 from pymc_ebm.patches import Whitening
 from pymc_ebm.training import ContrastiveDivergence
 
@@ -39,6 +40,7 @@ __all__ = [
     "StudySettings",
     "basis_functions",
     "fast_ica",
+    "fantasies",
     "filter_quality",
     "initial_filters",
     "load_patches",
@@ -92,12 +94,16 @@ class StudySettings:
     step_size: float = 0.1
     learning_rate: float = 0.02
     momentum: float = 0.9
+    optimizer: str = "sgd"
     weight_decay: float = 1e-4
     alpha0: float = 1.5
     renormalize: bool = True
     pooling_size: int = 3
     dtype: str = "float32"
     min_r2: float = 0.8
+    blas_threads: int | None = 1
+    fantasy_rows: int = 16
+    fantasy_draws: int = 200
     seed: int = 0
 
     @property
@@ -108,7 +114,16 @@ class StudySettings:
     @classmethod
     def quick(cls, **changes: Any) -> StudySettings:
         """Tiny sizes that run in seconds (6×6 patches, 8×8 grid of 64 filters)."""
-        base = cls(size=6, grid=(8, 8), n_train=3000, n_test=1000, n_updates=120, n_steps=10)
+        base = cls(
+            size=6,
+            grid=(8, 8),
+            n_train=3000,
+            n_test=1000,
+            n_updates=120,
+            n_steps=10,
+            fantasy_rows=8,
+            fantasy_draws=50,
+        )
         return replace(base, **changes)
 
 
@@ -157,9 +172,14 @@ def train(
     included) and the wall-clock seconds per update after the first (which
     compiles).
     """
+    from threadpoolctl import threadpool_limits
+
     started = time.perf_counter()
     first_done = started
-    with pytensor.config.change_flags(floatX=settings.dtype):
+    with (
+        pytensor.config.change_flags(floatX=settings.dtype),
+        threadpool_limits(limits=settings.blas_threads),
+    ):
         cd = ContrastiveDivergence(
             energy,
             sampler="hmc",
@@ -167,6 +187,7 @@ def train(
             batch_size=settings.batch_size,
             learning_rate=settings.learning_rate,
             momentum=settings.momentum,
+            optimizer=settings.optimizer,
             weight_decay=settings.weight_decay,
             step_kwargs={
                 "n_steps": settings.n_steps,
@@ -241,6 +262,59 @@ def filter_quality(W: np.ndarray, whitening: Whitening, X_test: np.ndarray) -> F
     return FilterQuality(fit_gabors(grey), output_kurtosis(W, X_test), pixels)
 
 
+def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
+    """Fantasies of a learned PoT by ``pm.sample``, which picks :class:`~pymc_ebm.StudentTGibbs`.
+
+    ``settings.fantasy_rows`` independent rows in each of two chains,
+    ``settings.fantasy_draws`` draws after 20 tuning sweeps; each sweep draws
+    every expert's auxiliary precision, then the whole patch from its
+    Gaussian conditional, so the chains start far from the data and still
+    mix in a few sweeps.
+
+    Returns
+    -------
+    idata : xarray.DataTree
+        Posterior ``v`` of shape ``(2, fantasy_draws, fantasy_rows, dim)``.
+    seconds : float
+        Time of ``pm.sample`` (compilation included).
+    """
+    from pymc_ebm.sampling import sample_fantasies
+
+    started = time.perf_counter()
+    with pytensor.config.change_flags(floatX=settings.dtype):
+        idata = sample_fantasies(
+            energy,
+            draws=settings.fantasy_draws,
+            tune=20,
+            chains=2,
+            cores=1,
+            n_chains=settings.fantasy_rows,
+            random_seed=settings.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    return idata, time.perf_counter() - started
+
+
+def _fantasy_summary(
+    idata: Any, energy: StudentT, seconds: float, X_test: np.ndarray
+) -> dict[str, Any]:
+    from pymc_ebm.diagnostics import summary
+
+    diagnostics = summary(idata, var_names=["v"])
+    samples = idata.posterior["v"].values.reshape(-1, X_test.shape[1])
+    W = energy.W.get_value().astype(float)
+    return {
+        # StudentTGibbs is the step that reports the mean auxiliary precision
+        "fantasy_sampler": "StudentTGibbs" if "mean_precision" in idata.sample_stats else "other",
+        "fantasy_seconds": seconds,
+        "fantasy_rhat_max": diagnostics.rhat_max,
+        "fantasy_ess_bulk_min": diagnostics.ess_bulk_min,
+        "fantasy_kurtosis_median": float(np.median(output_kurtosis(W, samples))),
+        "kurtosis_median_model_filters": float(np.median(output_kurtosis(W, X_test))),
+    }
+
+
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{key}{prefix}": value for key, value in values.items()}
 
@@ -306,6 +380,14 @@ def run(
         settings.min_r2,
     )
     figures.training(history, out / "training.png")
+    save(pot, out / "pot.npz")
+    idata, fantasy_seconds = fantasies(pot, settings)
+    result.update(_fantasy_summary(idata, pot, fantasy_seconds, X_test))
+    figures.fantasies(
+        whitening.as_images(whitening.unwhiten(idata.posterior["v"].values[0, -1])),
+        whitening.as_images(whitening.unwhiten(X_test[: settings.fantasy_rows])),
+        out / "fantasies.png",
+    )
     if topographic:
         topo = make_energy(X.shape[1], settings, topographic=True)
         _, topo_seconds, topo_per_update = train(topo, X, settings)

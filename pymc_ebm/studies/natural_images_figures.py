@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from pymc_ebm.gabor import GaborFit
 
-__all__ = ["filters", "gabor_distribution", "tile", "topographic_map", "training"]
+__all__ = ["fantasies", "filters", "gabor_distribution", "tile", "topographic_map", "training"]
 
 
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -43,6 +43,18 @@ def filters(images: np.ndarray, path: Path, title: str, max_shown: int = 256) ->
     ax = fig.subplots()
     _show(ax, tile(images))
     ax.set_title(title)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def fantasies(samples: np.ndarray, data: np.ndarray, path: Path) -> None:
+    """Fantasy patches next to held-out data patches, pixel space, each on its own scale."""
+    fig = Figure(figsize=(9, 4.5))
+    axes = fig.subplots(1, 2)
+    for ax, images, title in zip(
+        axes, (samples, data), ("fantasies (StudentTGibbs)", "held-out patches"), strict=True
+    ):
+        _show(ax, tile(np.asarray(images)))
+        ax.set_title(title)
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
