@@ -12,6 +12,8 @@ BENCHMARKS = (
     "unigauss_mixing",
     "cd_update",
     "pot_hmc",
+    "pot_cd_update",
+    "student_t_gibbs",
     "hmc_small",
     "mass_adaptation",
     "ais",
