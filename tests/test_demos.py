@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+import pymc_ebm
+
 UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
 FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
 ARM = "python -m pymc_ebm demo arm --out DIR"  # README
@@ -129,7 +131,13 @@ def test_patches_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     assert np.isfinite(summary["log_likelihood_pot"]) and summary["log_likelihood_pot_se"] > 0
     assert 1.0 <= summary["ais_weight_ess"] <= summary["settings"]["ais_chains"]
     assert 0.0 < summary["ais_seconds"] < 60 and summary["whitening_log_jacobian"] > 0
+    # fantasies: pm.sample picks StudentTGibbs for the learned PoT (its filters span the space)
+    assert summary["fantasy_sampler"] == "StudentTGibbs"
+    assert np.isfinite(summary["fantasy_rhat_max"]) and summary["fantasy_ess_bulk_min"] > 0
+    saved = pymc_ebm.load(out / "pot.npz")
+    assert saved.W.get_value().shape == (64, summary["settings"]["size"] ** 2 - 1)
     for figure in [
+        "fantasies.png",
         "filters.png",
         "basis.png",
         "ica_filters.png",

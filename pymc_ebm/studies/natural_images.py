@@ -50,6 +50,7 @@ __all__ = [
     "complete_pot",
     "fast_ica",
     "fantasies",
+    "fantasy_summary",
     "filter_quality",
     "gaussian_log_likelihood",
     "initial_filters",
@@ -329,9 +330,17 @@ def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
     return idata, time.perf_counter() - started
 
 
-def _fantasy_summary(
+def fantasy_summary(
     idata: Any, energy: StudentT, seconds: float, X_test: np.ndarray
 ) -> dict[str, Any]:
+    """Diagnostics of :func:`fantasies` and the kurtosis of the filters' outputs on them.
+
+    Keys: ``fantasy_sampler`` (the step ``pm.sample`` used), ``fantasy_seconds``,
+    ``fantasy_rhat_max``, ``fantasy_ess_bulk_min`` (ArviZ, over every entry of
+    ``v``), ``fantasy_kurtosis_median`` (median excess kurtosis of the learned
+    filters' outputs on the fantasies) and ``kurtosis_median_model_filters``
+    (the same on the held-out patches ``X_test``).
+    """
     from pymc_ebm.diagnostics import summary
 
     diagnostics = summary(idata, var_names=["v"])
@@ -612,7 +621,7 @@ def run(
     figures.training(history, out / "training.png")
     save(pot, out / "pot.npz")
     idata, fantasy_seconds = fantasies(pot, settings)
-    result.update(_fantasy_summary(idata, pot, fantasy_seconds, X_test))
+    result.update(fantasy_summary(idata, pot, fantasy_seconds, X_test))
     figures.fantasies(
         whitening.as_images(whitening.unwhiten(idata.posterior["v"].values[0, -1])),
         whitening.as_images(whitening.unwhiten(X_test[: settings.fantasy_rows])),
