@@ -119,13 +119,15 @@ class StudySettings:
     grid: tuple[int, int] = (24, 32)
     n_train: int = 50_000
     n_test: int = 10_000
-    n_updates: int = 2000
+    n_updates: int = 8000
     batch_size: int = 100
     n_steps: int = 30
     step_size: float = 0.1
-    learning_rate: float = 0.02
+    learning_rate: float = 0.003
+    final_learning_rate: float = 0.001
+    final_updates: int = 2000
     momentum: float = 0.9
-    optimizer: str = "sgd"
+    optimizer: str = "adam"
     weight_decay: float = 1e-4
     alpha0: float = 1.5
     renormalize: bool = True
@@ -154,6 +156,7 @@ class StudySettings:
             n_train=3000,
             n_test=1000,
             n_updates=120,
+            final_updates=40,
             n_steps=10,
             fantasy_rows=8,
             fantasy_draws=50,
@@ -199,47 +202,65 @@ def make_energy(dim: int, settings: StudySettings, topographic: bool = False) ->
         return StudentT(W, alpha)
 
 
+def _phases(settings: StudySettings) -> list[tuple[int, float]]:
+    """(updates, learning rate) of the two phases: the main one, then the final one."""
+    final = min(settings.final_updates, settings.n_updates)
+    phases = [(settings.n_updates - final, settings.learning_rate)]
+    phases.append((final, settings.final_learning_rate))
+    return [(n, rate) for n, rate in phases if n > 0]
+
+
 def train(
     energy: Energy, X: np.ndarray, settings: StudySettings
 ) -> tuple[xr.Dataset, float, float]:
     """Contrastive divergence with the HMC shortcut; filters renormalised if asked.
 
-    Returns the history, the training time in seconds (compilation
-    included) and the wall-clock seconds per update after the first (which
-    compiles).
+    ``settings.n_updates`` updates in all: the last ``final_updates`` of them
+    at ``final_learning_rate`` (a new optimiser), the others at
+    ``learning_rate``. BLAS runs on ``settings.blas_threads`` threads.
+
+    Returns the history (dimension ``update``, coordinate ``phase``), the
+    training time in seconds (compilation included) and the wall-clock
+    seconds per update after the first (which compiles).
     """
     started = time.perf_counter()
-    first_done = started
+    first_done, first_cpu = started, time.process_time()
+    histories = []
     with (
         pytensor.config.change_flags(floatX=settings.dtype),
         threadpool_limits(limits=settings.blas_threads),
     ):
-        cd = ContrastiveDivergence(
-            energy,
-            sampler="hmc",
-            k=1,
-            batch_size=settings.batch_size,
-            learning_rate=settings.learning_rate,
-            momentum=settings.momentum,
-            optimizer=settings.optimizer,
-            weight_decay=settings.weight_decay,
-            step_kwargs={
-                "n_steps": settings.n_steps,
-                "step_size": settings.step_size,
-                "adapt_mass": False,
-            },
-            random_seed=settings.seed,
-        )
-        for update, batch in enumerate(cd.minibatches(X, settings.n_updates)):
-            cd.partial_fit(batch)
-            if settings.renormalize:
-                W = energy.W.get_value()
-                energy.W.set_value(W / np.linalg.norm(W, axis=1, keepdims=True))
-            if update == 0:
-                first_done, first_cpu = time.perf_counter(), time.process_time()
+        for phase, (n_updates, rate) in enumerate(_phases(settings)):
+            cd = ContrastiveDivergence(
+                energy,
+                sampler="hmc",
+                k=1,
+                batch_size=settings.batch_size,
+                learning_rate=rate,
+                momentum=settings.momentum,
+                optimizer=settings.optimizer,
+                weight_decay=settings.weight_decay,
+                step_kwargs={
+                    "n_steps": settings.n_steps,
+                    "step_size": settings.step_size,
+                    "adapt_mass": False,
+                },
+                random_seed=int(
+                    np.random.SeedSequence([settings.seed, phase]).generate_state(1)[0]
+                ),
+            )
+            for update, batch in enumerate(cd.minibatches(X, n_updates)):
+                cd.partial_fit(batch)
+                if settings.renormalize:
+                    W = energy.W.get_value()
+                    energy.W.set_value(W / np.linalg.norm(W, axis=1, keepdims=True))
+                if phase == 0 and update == 0:
+                    first_done, first_cpu = time.perf_counter(), time.process_time()
+            histories.append(cd.history.assign_coords(phase=("update", np.full(n_updates, phase))))
     finished = time.perf_counter()
     later = max(settings.n_updates - 1, 1)
-    history = cd.history
+    history = xr.concat(histories, dim="update")
+    history = history.assign_coords(update=np.arange(history.sizes["update"]))
     history.attrs["cpu_seconds_per_update"] = (time.process_time() - first_cpu) / later
     return history, finished - started, (finished - first_done) / later
 
