@@ -45,6 +45,8 @@ from pymc_ebm.studies import natural_images_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.StudySettings.quick() if QUICK else study.StudySettings()
+# the plain control on the map's grid (16×16 filters at full size)
+settings = replace(settings, grid=settings.topographic_grid)
 print(f"quick={QUICK}", settings)
 X, X_test, whitening = study.load_patches(settings)
 

@@ -1,6 +1,9 @@
-"""Command line: ``python -m pymc_ebm demo NAME --out DIR [--quick] [--seed S]``.
+"""Command line: ``python -m pymc_ebm demo NAME --out DIR [--quick] [--seed S] [--threads N]``.
 
 ``NAME`` is one of ``arm``, ``evaluate``, ``four-squares``, ``patches``, ``unigauss``.
+The demos run with one BLAS/OpenMP thread unless ``--threads`` says otherwise:
+their matrix products are small, and spinning BLAS threads on a busy machine
+make them many times slower (docs/scaling.md, "Threads on a CPU").
 """
 
 from __future__ import annotations
@@ -33,10 +36,21 @@ def main(argv: list[str] | None = None) -> int:
         help="seed of the data, the initial parameters and the samplers "
         "(default: the study's own; recorded in summary.json)",
     )
+    demo.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP threads (default 1: fastest for the demos' small products)",
+    )
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    from threadpoolctl import threadpool_limits
+
     module = importlib.import_module(DEMOS[args.name])
     kwargs = {} if args.seed is None else {"seed": args.seed}
-    module.run(args.out, quick=args.quick, **kwargs)
+    with threadpool_limits(limits=args.threads):
+        module.run(args.out, quick=args.quick, **kwargs)
     return 0
 
 

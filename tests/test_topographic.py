@@ -148,29 +148,3 @@ def test_student_t_gibbs_refuses_the_topographic_energy():
         v = pymc_ebm.visible("v", energy, n_chains=3)
         assert StudentTGibbs.competence(v) == Competence.INCOMPATIBLE
     assert model.rvs_to_values[v].name == "v"
-
-
-def test_sparse_pooling_equals_the_dense_product():
-    """Gathering each pool's filters (sparse V) gives the energy and gradient of ``V`` dense.
-
-    The reference is written out with ``pt.dot`` on the dense ``V``; the grid is large
-    enough (16 × 16, 3 × 3 pools: 9 of 256 entries per row) for the sparse path.
-    """
-    from pymc_ebm.energies.base import Energy
-    from pymc_ebm.energies.topographic import sparse_pools
-
-    rng = np.random.default_rng(4)
-    V = torus_pooling(16, 16, size=3) * rng.uniform(0.5, 2.0, size=(256, 256))
-    index, _ = sparse_pools(V)
-    assert index.shape == (256, 9)
-    W, alpha = rng.normal(size=(256, 12)), rng.uniform(0.5, 2.0, size=256)
-    energy = TopographicStudentT(W, alpha, V)
-    v = pt.matrix("v")
-    squares = pt.dot(v, pt.constant(W.T)) ** 2
-    dense = pt.dot(pt.log1p(0.5 * pt.dot(squares, pt.constant(V.T))), pt.constant(alpha))
-    x = rng.normal(size=(5, 12))
-    got = pytensor.function([v], [energy.energy(v), pt.grad(energy.energy(v).sum(), v)])(x)
-    want = pytensor.function([v], [dense, pt.grad(dense.sum(), v)])(x)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
-    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
-    assert isinstance(energy, Energy)

@@ -14,7 +14,7 @@ from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.filter_experts import FilterExperts
 from pymc_ebm.energies.log1p import log1p
 
-__all__ = ["TopographicStudentT", "sparse_pools", "torus_pooling"]
+__all__ = ["TopographicStudentT", "torus_pooling"]
 
 
 class TopographicStudentT(FilterExperts, Energy):
@@ -81,19 +81,9 @@ class TopographicStudentT(FilterExperts, Energy):
         self.V = V
 
     def pooled(self, v: TensorVariable) -> TensorVariable:
-        """Pooled squared outputs ``(v Wᵀ)² Vᵀ``, shape ``(n, n_experts)``.
-
-        A sparse ``V`` (at most an eighth of each row non-zero, as from
-        :func:`torus_pooling`) is applied by gathering each pool's filters
-        (:func:`sparse_pools`) instead of a dense product: ``9 × n_experts``
-        products per row instead of ``n_experts²`` for 3 × 3 pools.
-        """
-        squares = self.filter_outputs(v) ** 2
-        index, weight = sparse_pools(self.V)
-        if index.shape[1] * 8 > self.n_filters:
-            return pt.dot(squares, pt.constant(self.V.T.astype(self.W.dtype)))
-        gathered = squares[:, index.ravel()].reshape((squares.shape[0], *index.shape))
-        return (gathered * pt.constant(weight.astype(self.W.dtype))).sum(axis=-1)
+        """Pooled squared outputs ``(v Wᵀ)² Vᵀ``, shape ``(n, n_experts)``."""
+        V = pt.constant(self.V.T.astype(self.W.dtype))
+        return pt.dot(self.filter_outputs(v) ** 2, V)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
@@ -116,39 +106,6 @@ class TopographicStudentT(FilterExperts, Energy):
             f"{type(self).__name__}(dim={self.dim}, n_filters={self.n_filters}, "
             f"n_experts={self.n_experts})"
         )
-
-
-def sparse_pools(V: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of ``V`` as the indices and weights of its non-zero entries, padded.
-
-    Parameters
-    ----------
-    V : array_like, shape (n_experts, n_filters)
-
-    Returns
-    -------
-    index : ndarray of int, shape (n_experts, k)
-        ``k`` is the largest number of non-zeros in a row; shorter rows are
-        padded with index 0 and weight 0.
-    weight : ndarray, shape (n_experts, k)
-        ``Σ_m weight[i, m] x[index[i, m]] == (V @ x)[i]`` for any ``x``.
-
-    Examples
-    --------
-    >>> index, weight = sparse_pools([[0.0, 2.0, 1.0], [3.0, 0.0, 0.0]])
-    >>> index.tolist(), weight.tolist()
-    ([[1, 2], [0, 0]], [[2.0, 1.0], [3.0, 0.0]])
-    """
-    V = np.asarray(V, dtype=float)
-    counts = (V != 0).sum(axis=1)
-    k = max(int(counts.max()), 1)
-    index = np.zeros((V.shape[0], k), dtype=np.int64)
-    weight = np.zeros((V.shape[0], k))
-    for i, row in enumerate(V):
-        (columns,) = np.nonzero(row)
-        index[i, : len(columns)] = columns
-        weight[i, : len(columns)] = row[columns]
-    return index, weight
 
 
 def torus_pooling(rows: int, cols: int, size: int = 3) -> np.ndarray:
