@@ -76,7 +76,7 @@ def _rebuild(spec: dict[str, Any], arrays: Any) -> Energy:
 
 
 def save(energy: Energy, path: str | os.PathLike) -> None:
-    """Save an energy's structure and exact parameter values to ``path`` (``.npz``).
+    """Save an energy's structure and exact parameter values to ``path`` (compressed ``.npz``).
 
     The parameters are stored on their unconstrained scale
     (``energy.get_params()``, in their dtype), so :func:`load` gives them
@@ -107,7 +107,7 @@ def save(energy: Energy, path: str | os.PathLike) -> None:
         params[name] = _PARAM_PREFIX + name
         arrays[_PARAM_PREFIX + name] = value
     header = json.dumps({"format": _FORMAT, "energy": spec, "params": params})
-    np.savez(path, __spec__=np.array(header), **arrays)
+    np.savez_compressed(path, __spec__=np.array(header), **arrays)
 
 
 def load(path: str | os.PathLike) -> Energy:

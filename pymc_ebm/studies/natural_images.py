@@ -187,7 +187,7 @@ class StudySettings:
             n_train=3000,
             n_test=1000,
             n_updates=120,
-            final_updates=40,
+            final_updates=0,
             n_steps=10,
             fantasy_rows=8,
             fantasy_draws=50,
