@@ -211,6 +211,19 @@ print(
 # above is similar. AIS agreed with the exact `log Z` of the complete
 # product on FastICA's filters within its standard error at 63 and at 255
 # dimensions (see `StudySettings`).
+#
+# At full size (`python -m pymc_ebm demo patches --seed S`, 8000 updates,
+# 10 000 held-out patches, 255 whitened dimensions), seeds 0 / 1 / 2:
+#
+# | model | nats per whitened patch (± se over patches) |
+# |---|---|
+# | Gaussian (PCA) | −364.0 / −362.7 / −365.2 (± 1.6) |
+# | complete PoT on FastICA filters (exact `log Z`) | −285.4 / −284.3 / −287.8 |
+# | learned PoT, 768 experts (AIS `log Z` ± 0.040-0.046, weight ESS 101-107 of 128) | −285.4 / −284.5 / −287.4 (± 1.6-1.7) |
+#
+# The learned over-complete product scores as well as the complete ICA
+# product (within 0.4 nats per patch on every seed) and about 78 nats per
+# patch better than the Gaussian.
 
 # %% [markdown]
 # ## 6. Fantasies by exact Gibbs sampling
@@ -221,8 +234,15 @@ print(
 # precisions, then the whole patch, for every row at once; `pm.sample`
 # picks it by itself for a `StudentT` visible whose filters span the space
 # (as here: 768 filters in 255 dimensions). The chains start at zero, far
-# from the data, and the fantasies' filter outputs are as heavy-tailed as
-# the held-out patches' (the model's kurtosis against the data's).
+# from the data; R-hat and ESS say whether they mixed.
+#
+# At full size (`python -m pymc_ebm demo patches`, seeds 0, 1, 2) the
+# fantasies mixed (R-hat max 1.031-1.035) but are far less sparse than the
+# photographs: the median excess kurtosis of the learned filters' outputs is
+# 0.40 on the fantasies against 19.9-20.5 on held-out patches. Each filter
+# output of a 3× over-complete product is confined by many experts at once,
+# and the product's samples look like smooth textured noise, not edges: the
+# learned constraints describe where the data are, not how to generate them.
 
 # %%
 idata, fantasy_seconds = study.fantasies(pot, settings)
