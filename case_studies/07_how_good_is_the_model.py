@@ -220,5 +220,33 @@ for name, problem_result in result["problems"].items():
 # sampling rules may change with longer training or tuned learning rates.
 # What the comparison establishes is the size of the gaps, measured exactly.
 
+# %% [markdown]
+# ## Natural-image patches: a learned 255-dimensional product scored by AIS
+#
+# Quadrature stops at two dimensions; for the lecture's natural-image
+# product (768 Student-t experts on 255 whitened dimensions) `log Z` comes
+# from annealed importance sampling (`pymc_ebm.log_partition(energy, "ais",
+# data=X)`: a Gaussian base fitted to the training patches, 1000
+# temperatures, 128 chains, 10 leapfrog steps per transition), next to two
+# models whose `log Z` is exact: a Gaussian (PCA) and the complete product of
+# Student-t experts on FastICA's filters. `python -m pymc_ebm demo patches`
+# computes them (`natural_images.score_models`; case study 05 shows the
+# code). Held-out log-likelihood in nats per whitened patch, 10 000 patches,
+# seeds 0 / 1 / 2:
+#
+# | model | nats per patch |
+# |---|---|
+# | Gaussian (PCA), exact | −364.0 / −362.7 / −365.2 |
+# | complete PoT on FastICA's filters, exact | −285.4 / −284.3 / −287.8 |
+# | learned PoT, 768 experts, AIS | −285.4 / −284.5 / −287.4 |
+#
+# The standard error over patches is about 1.6 nats for each; that of the
+# AIS `log Z` is 0.040-0.046 nats with an importance-weight ESS of 101-107
+# of 128 chains (78 s each). AIS agreed with the exact `log Z` of the
+# complete product within its standard error at 63 and 255 dimensions
+# (`natural_images.StudySettings`). The over-complete product trained by
+# CD with the HMC shortcut is as good a density model of the patches as
+# complete ICA, and 78 nats per patch better than the Gaussian.
+
 # %%
 print(f"total run time: {time.perf_counter() - start_time:.1f} s (quick={QUICK})")
