@@ -55,6 +55,7 @@ __all__ = [
     "gaussian_log_likelihood",
     "initial_filters",
     "load_patches",
+    "make_trainer",
     "run",
     "score_models",
     "train",
@@ -253,6 +254,38 @@ def _phases(settings: StudySettings) -> list[tuple[int, float]]:
     return [(n, rate) for n, rate in phases if n > 0]
 
 
+def make_trainer(
+    energy: Energy,
+    settings: StudySettings,
+    learning_rate: float | None = None,
+    random_seed: int | None = None,
+) -> ContrastiveDivergence:
+    """The study's trainer: CD with the HMC shortcut, as ``settings`` say.
+
+    One momentum draw and ``settings.n_steps`` leapfrog steps of
+    ``settings.step_size`` from each datavector (no mass adaptation), batches
+    of ``settings.batch_size``, ``settings.optimizer`` at ``learning_rate``
+    (default ``settings.learning_rate``), weight decay on the filters. Build
+    it under ``pytensor.config.change_flags(floatX=settings.dtype)``.
+    """
+    return ContrastiveDivergence(
+        energy,
+        sampler="hmc",
+        k=1,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate if learning_rate is None else learning_rate,
+        momentum=settings.momentum,
+        optimizer=settings.optimizer,
+        weight_decay=settings.weight_decay,
+        step_kwargs={
+            "n_steps": settings.n_steps,
+            "step_size": settings.step_size,
+            "adapt_mass": False,
+        },
+        random_seed=settings.seed if random_seed is None else random_seed,
+    )
+
+
 def train(
     energy: Energy, X: np.ndarray, settings: StudySettings
 ) -> tuple[xr.Dataset, float, float]:
@@ -274,24 +307,8 @@ def train(
         threadpool_limits(limits=settings.blas_threads),
     ):
         for phase, (n_updates, rate) in enumerate(_phases(settings)):
-            cd = ContrastiveDivergence(
-                energy,
-                sampler="hmc",
-                k=1,
-                batch_size=settings.batch_size,
-                learning_rate=rate,
-                momentum=settings.momentum,
-                optimizer=settings.optimizer,
-                weight_decay=settings.weight_decay,
-                step_kwargs={
-                    "n_steps": settings.n_steps,
-                    "step_size": settings.step_size,
-                    "adapt_mass": False,
-                },
-                random_seed=int(
-                    np.random.SeedSequence([settings.seed, phase]).generate_state(1)[0]
-                ),
-            )
+            seed = int(np.random.SeedSequence([settings.seed, phase]).generate_state(1)[0])
+            cd = make_trainer(energy, settings, learning_rate=rate, random_seed=seed)
             for update, batch in enumerate(cd.minibatches(X, n_updates)):
                 cd.partial_fit(batch)
                 if settings.renormalize:
