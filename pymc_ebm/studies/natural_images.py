@@ -110,6 +110,9 @@ class StudySettings:
     ratio 0.626 / 0.619 / 0.650 (the plain PoT on its arbitrary grid: 0.98 /
     0.98 / 0.99); ``train_seconds`` 420 / 418 / 420 (0.052 s per update,
     0.034 s of CPU); the whole demo 1069 / 1058 / 1060 s of wall-clock time.
+    In float64 (``dtype="float64"``, seed 0, next to the test suite) the PoT
+    trained in 584 s (0.072 s per update) to a Gabor share of 0.833 (median
+    R² 0.910, kurtosis 20.6).
 
     **Threads.** BLAS runs on ``blas_threads`` threads (default 1) while
     training and scoring. One update costs about 0.04-0.08 s with one thread;
