@@ -475,3 +475,30 @@ def test_fast_and_generic_negative_phases_draw_the_same_negatives(clusters):
     assert not np.allclose(neg_fast, start)
     hmc = ContrastiveDivergence(energy, sampler="hmc", batch_size=40, fast_path=True)
     assert not hmc.negative_phase.fast_path
+
+
+def test_float32_trainer_updates_the_same_outside_its_floatx():
+    """A trainer built under floatX=float32 casts data to float32 whatever floatX is later.
+
+    Two identical trainers (same seed) make one update on the same batch, one inside
+    ``change_flags(floatX="float32")`` and one outside it: the filters must be equal
+    (before the fix, the outside call cast the batch to float64 and failed to type).
+    """
+
+    def make():
+        with pytensor.config.change_flags(floatX="float32"):
+            energy = pymc_ebm.StudentT(np.eye(3) + 0.1, np.full(3, 1.5))
+            cd = pymc_ebm.ContrastiveDivergence(
+                energy, sampler="hmc", batch_size=10, random_seed=0, step_kwargs={"n_steps": 5}
+            )
+        return energy, cd
+
+    X = np.random.default_rng(0).standard_t(3, size=(10, 3))
+    inside, inside_cd = make()
+    outside, outside_cd = make()
+    with pytensor.config.change_flags(floatX="float32"):
+        inside_cd.partial_fit(X)
+    outside_cd.partial_fit(X)
+    assert outside.W.get_value().dtype == np.float32
+    np.testing.assert_array_equal(outside.W.get_value(), inside.W.get_value())
+    assert not np.array_equal(outside.W.get_value(), (np.eye(3) + 0.1).astype(np.float32))

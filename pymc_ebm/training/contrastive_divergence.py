@@ -177,6 +177,8 @@ class ContrastiveDivergence:
         self.persistent = bool(persistent)
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
         self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        # the dtype everything is compiled in; data are cast to it whatever floatX is later
+        self._float_x = pytensor.config.floatX
         self._rng = np.random.default_rng(random_seed)
         step_rng, self._batch_rng = self._rng.spawn(2)
         self.negative_phase = NegativePhase(
@@ -249,7 +251,7 @@ class ContrastiveDivergence:
                 raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
             margin = 1e-6 * (high - low)
             X = np.clip(X, low + margin, high - margin)
-        return X.astype(pytensor.config.floatX)
+        return X.astype(self._float_x)
 
     # -- training ----------------------------------------------------------
     def partial_fit(
