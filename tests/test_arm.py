@@ -166,3 +166,23 @@ def test_mirror_moves_of_a_run_of_joints_at_the_tip_give_their_exact_mass():
     assert np.all((fractions > 0.02) & (fractions < 0.98))  # every row visits both sides
     standard_error = fractions.std(ddof=1) / np.sqrt(n_rows)
     assert abs(fractions.mean() - p_right) < Z * standard_error, (fractions.mean(), p_right)
+
+
+def test_anneal_runs_each_phase_and_changes_only_the_energy_it_is_given():
+    """``anneal`` runs ``final_phases`` one after the other; no phase, no change."""
+    from dataclasses import replace
+
+    from pymc_ebm.studies import arm as study
+
+    settings = replace(study.ArmSettings.quick(), final_phases=((0.01, 3), (0.001, 2)))
+    X, _ = pymc_ebm.datasets.arm(200, random_seed=0)
+    _, energy = study.make_energy(X, settings)
+    before = {k: v.copy() for k, v in energy.get_params().items()}
+    history, _ = study.anneal(energy, X, settings)
+    assert history.sizes["update"] == 5
+    assert any(not np.array_equal(v, before[k]) for k, v in energy.get_params().items())
+    unchanged = {k: v.copy() for k, v in energy.get_params().items()}
+    history, _ = study.anneal(energy, X, replace(settings, final_phases=()))
+    assert history is None
+    for k, v in energy.get_params().items():
+        np.testing.assert_array_equal(v, unchanged[k])

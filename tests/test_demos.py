@@ -179,6 +179,8 @@ def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     assert summary["angle_error_student_t"] < summary["angle_error_gaussian"] / 2
     assert summary["imputation_rmse_ratio"] <= 0.3
     assert summary["rhat_max"] <= 1.05
+    # seeds 0-2 with one BLAS thread: 0.922, 0.844, 0.954 (the arm study's docstring)
+    assert 0.8 <= summary["interval_coverage_90"] <= 0.97
 
 
 @pytest.mark.slow
