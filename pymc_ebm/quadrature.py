@@ -104,6 +104,21 @@ def _box(
     return low, high
 
 
+def _cells(
+    energy: Energy, low, high, n_points: int | tuple[int, ...]
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray]:
+    """Checked grid of equal cells: edges and midpoints per dimension, cell widths."""
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    if energy.dim > _MAX_DIM:
+        raise ValueError(f"quadrature works in 1 or 2 dimensions, got dim={energy.dim}")
+    low, high = _box(energy, low, high)
+    counts = _n_points(n_points, energy.dim)
+    edges = tuple(np.linspace(lo, hi, n + 1) for lo, hi, n in zip(low, high, counts, strict=True))
+    points = tuple(0.5 * (e[:-1] + e[1:]) for e in edges)
+    return edges, points, (high - low) / np.asarray(counts)
+
+
 def _n_points(n_points: int | tuple[int, ...], dim: int) -> tuple[int, ...]:
     counts = np.broadcast_to(np.asarray(n_points), (dim,))
     if counts.dtype.kind not in "iu" or np.any(counts < 2):
@@ -144,15 +159,8 @@ def grid_points(
     >>> points.shape, points[1].tolist(), round(log_cell, 4)
     ((16, 2), [0.125, 0.375], -2.7726)
     """
-    if not isinstance(energy, Energy):
-        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
-    if energy.dim > _MAX_DIM:
-        raise ValueError(f"quadrature works in 1 or 2 dimensions, got dim={energy.dim}")
-    low, high = _box(energy, low, high)
-    counts = _n_points(n_points, energy.dim)
-    edges = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(low, high, counts, strict=True)]
-    mesh = np.meshgrid(*[0.5 * (e[:-1] + e[1:]) for e in edges], indexing="ij")
-    widths = (high - low) / np.asarray(counts)
+    _, points, widths = _cells(energy, low, high, n_points)
+    mesh = np.meshgrid(*points, indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1), float(np.sum(np.log(widths)))
 
 
@@ -208,15 +216,8 @@ def grid_density(
     >>> grid.density.shape, grid.cdfs[0][0], round(float(grid.marginal_cdf(0, 0.0)), 6)
     ((2000,), np.float64(0.0), 0.5)
     """
-    if not isinstance(energy, Energy):
-        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
-    if energy.dim > _MAX_DIM:
-        raise ValueError(f"quadrature works in 1 or 2 dimensions, got dim={energy.dim}")
-    low, high = _box(energy, low, high)
-    counts = _n_points(n_points, energy.dim)
-    edges = tuple(np.linspace(lo, hi, n + 1) for lo, hi, n in zip(low, high, counts, strict=True))
-    points = tuple(0.5 * (e[:-1] + e[1:]) for e in edges)
-    widths = (high - low) / np.asarray(counts)
+    edges, points, widths = _cells(energy, low, high, n_points)
+    counts = tuple(len(p) for p in points)
 
     mesh = np.meshgrid(*points, indexing="ij")
     flat = np.stack([m.ravel() for m in mesh], axis=1)
