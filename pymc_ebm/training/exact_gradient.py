@@ -220,6 +220,8 @@ class MaximumLikelihood:
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
         self.points, self.log_cell = grid_points(energy, low, high, n_points)
         self._rng = np.random.default_rng(random_seed)
+        # the dtype the update is compiled in; data are cast to it whatever floatX is later
+        self._float_x = pytensor.config.floatX
         self._update = self._compile_update()
         self._records: list[dict[str, float]] = []
         self._order: np.ndarray = np.empty(0, dtype=int)
@@ -255,7 +257,7 @@ class MaximumLikelihood:
             low, high = self.energy.domain
             if np.any(X < low) or np.any(X > high):
                 raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
-        return X.astype(pytensor.config.floatX)
+        return X.astype(self._float_x)
 
     def partial_fit(self, batch: npt.ArrayLike) -> dict[str, float]:
         """One update on one minibatch, shape ``(batch_size, dim)``; returns its record."""
