@@ -90,7 +90,12 @@ print("link lengths in the data:", link_lengths(X[:3]).round(3))
 # broad Gaussian: a constraint on coordinate differences says nothing about
 # where the whole arm is, so on its own $e^{-E}$ could not be normalised.
 # Training is the lecture's HMC shortcut: from each datavector, momentum once
-# and 10 leapfrog steps (`ShortRunHMC`), then the contrastive-divergence update.
+# and 10 leapfrog steps (`ShortRunHMC`), then the contrastive-divergence update
+# (Adam at a constant rate). The network keeps the mean of its parameters over
+# the last quarter of the updates (`ContrastiveDivergence(average_from=...)`,
+# Polyak–Ruppert averaging): the constant rate leaves noise in the parameters,
+# and the biases of the constraint units, small differences of large terms, are
+# the first to show it.
 
 # %%
 constraints, energy, trainer, seconds = study.train(X, settings)
@@ -166,6 +171,17 @@ table.round(3)
 #   whatever modes it found.
 #
 # R-hat over the chains checks that they agree.
+#
+# **How to read the coverage.** Most missing entries are fixed by the link
+# lengths up to a few mirror images (`study.determined_entries`: a joint that
+# misses one coordinate, an inner joint that misses two). The exact posterior
+# of such an entry is a few points, and a central 90 % interval of it contains
+# every point that holds 5 % of the mass or more: it covers the truth almost
+# always, not 90 % of the time. Only the undetermined entries (an end joint
+# that misses two or three coordinates lies on a circle or a sphere; an inner
+# joint that misses all three, on a circle) are covered at the nominal 90 %.
+# With about 88 % of the entries determined, a well-calibrated imputation
+# covers about 0.88 + 0.12 × 0.9 ≈ 0.99 of them.
 
 # %%
 imputation = study.heldout_imputation(energy, X, settings)

@@ -6,7 +6,12 @@ import pytest
 from scipy import integrate
 
 import pymc_ebm
-from pymc_ebm.studies.arm import ArmReflection, bias_table, link_difference_operators
+from pymc_ebm.studies.arm import (
+    ArmReflection,
+    bias_table,
+    determined_entries,
+    link_difference_operators,
+)
 
 LENGTHS = np.array([1.2, 0.9, 1.4, 0.6])
 Z = 4.0
@@ -168,21 +173,65 @@ def test_mirror_moves_of_a_run_of_joints_at_the_tip_give_their_exact_mass():
     assert abs(fractions.mean() - p_right) < Z * standard_error, (fractions.mean(), p_right)
 
 
-def test_anneal_runs_each_phase_and_changes_only_the_energy_it_is_given():
-    """``anneal`` runs ``final_phases`` one after the other; no phase, no change."""
+def test_train_ends_with_the_mean_of_the_last_updates():
+    """``train`` writes the trainer's running mean of the last ``average_last`` updates."""
     from dataclasses import replace
 
     from pymc_ebm.studies import arm as study
 
-    settings = replace(study.ArmSettings.quick(), final_phases=((0.01, 3), (0.001, 2)))
+    settings = replace(study.ArmSettings.quick(), n_updates=6, average_last=4)
     X, _ = pymc_ebm.datasets.arm(200, random_seed=0)
-    _, energy = study.make_energy(X, settings)
-    before = {k: v.copy() for k, v in energy.get_params().items()}
-    history, _ = study.anneal(energy, X, settings)
-    assert history.sizes["update"] == 5
-    assert any(not np.array_equal(v, before[k]) for k, v in energy.get_params().items())
-    unchanged = {k: v.copy() for k, v in energy.get_params().items()}
-    history, _ = study.anneal(energy, X, replace(settings, final_phases=()))
-    assert history is None
-    for k, v in energy.get_params().items():
-        np.testing.assert_array_equal(v, unchanged[k])
+    _, energy, trainer, _ = study.train(X, settings)
+    assert trainer.n_averaged == 4
+    for name, value in energy.get_params().items():
+        np.testing.assert_array_equal(value, trainer.averaged_params[name].astype(value.dtype))
+    _, _, trainer, _ = study.train(X, replace(settings, average_last=0))
+    assert trainer.average_from is None and trainer.averaged_params is None
+
+
+@pytest.mark.parametrize(
+    ("missing_columns", "determined"),
+    [
+        ([2], [2]),  # the base misses z: two mirror solutions
+        ([0, 1], []),  # the base misses x and y: a circle around its neighbour
+        ([12, 13, 14], []),  # the tip misses everything: a sphere
+        ([7], [7]),  # an inner joint misses y: fixed by its two links
+        ([6, 7], [6, 7]),  # an inner joint misses x and y: two points of a circle
+        ([6, 7, 8], []),  # an inner joint misses everything: a circle
+        ([11, 14], [11, 14]),  # the last two joints miss z: fixed link by link
+        ([2, 6, 7, 8], [2]),  # the base is fixed, the inner joint is not
+    ],
+)
+def test_determined_entries_of_known_missing_patterns(missing_columns, determined):
+    arms, _ = pymc_ebm.datasets.arm(3, link_lengths=LENGTHS, random_seed=0)
+    missing = np.zeros(arms.shape, dtype=bool)
+    missing[:, missing_columns] = True
+    result = determined_entries(arms, missing)
+    expected = np.zeros(arms.shape, dtype=bool)
+    expected[:, determined] = True
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_an_undetermined_entry_moves_along_exact_solutions():
+    """The tip missing x and y: rotating it about the z axis through its neighbour keeps
+    every link's length, so a continuum of arms fits the observed entries."""
+    arms, _ = pymc_ebm.datasets.arm(1, link_lengths=LENGTHS, random_seed=2)
+    joints = arms.reshape(5, 3)
+    offset = joints[4, :2] - joints[3, :2]
+    angle = 0.3
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = joints.copy()
+    moved[4, :2] = joints[3, :2] + rotation @ offset
+    np.testing.assert_allclose(
+        pymc_ebm.datasets.link_lengths(moved.reshape(1, 15)), [LENGTHS], rtol=1e-12
+    )
+    missing = np.zeros((1, 15), dtype=bool)
+    missing[0, [12, 13]] = True
+    assert not determined_entries(arms, missing).any()
+
+
+def test_determined_entries_checks_shapes():
+    with pytest.raises(ValueError, match="must both have shape"):
+        determined_entries(np.zeros((2, 15)), np.zeros((2, 14), dtype=bool))
+    with pytest.raises(ValueError, match="must both have shape"):
+        determined_entries(np.zeros((2, 14)), np.zeros((2, 14), dtype=bool))

@@ -502,3 +502,69 @@ def test_float32_trainer_updates_the_same_outside_its_floatx():
     assert outside.W.get_value().dtype == np.float32
     np.testing.assert_array_equal(outside.W.get_value(), inside.W.get_value())
     assert not np.array_equal(outside.W.get_value(), (np.eye(3) + 0.1).astype(np.float32))
+
+
+def test_average_from_is_the_running_mean_of_the_parameters_after_each_update(clusters):
+    energy = small_unigauss()
+    cd = ContrastiveDivergence(
+        energy, batch_size=40, learning_rate=0.05, average_from=3, random_seed=0
+    )
+    snapshots = []
+    for batch in cd.minibatches(clusters, 8):
+        cd.partial_fit(batch)
+        snapshots.append(energy.get_params())
+    assert cd.n_averaged == 5
+    for name in energy.param_names:
+        expected = np.mean([snap[name] for snap in snapshots[3:]], axis=0)
+        np.testing.assert_allclose(cd.averaged_params[name], expected, rtol=1e-12, atol=1e-15)
+    # averaging watches the training, it does not steer it
+    plain = small_unigauss()
+    ContrastiveDivergence(plain, batch_size=40, learning_rate=0.05, random_seed=0).fit(
+        clusters, n_updates=8, progress=False
+    )
+    for name, value in plain.get_params().items():
+        np.testing.assert_array_equal(energy.get_params()[name], value)
+    cd.use_average()
+    for name, value in energy.get_params().items():
+        np.testing.assert_allclose(value, cd.averaged_params[name].astype(value.dtype))
+
+
+def test_failed_update_is_not_averaged(clusters):
+    energy = small_unigauss()
+    cd = ContrastiveDivergence(
+        energy, batch_size=40, learning_rate=0.05, average_from=0, random_seed=0
+    )
+    cd.fit(clusters, n_updates=2, progress=False)
+    averaged = {name: value.copy() for name, value in cd.averaged_params.items()}
+    original_run = cd.negative_phase.run
+
+    def diverging(start, k):
+        negatives, stats = original_run(start, k)
+        negatives[0, 0] = np.nan
+        return negatives, stats
+
+    cd.negative_phase.run = diverging
+    with pytest.raises(NonFiniteUpdateError):
+        cd.fit(clusters, n_updates=1, progress=False)
+    assert cd.n_averaged == 2
+    for name, value in averaged.items():
+        np.testing.assert_array_equal(cd.averaged_params[name], value)
+
+
+@pytest.mark.parametrize("average_from", [-1, 1.5, True, "10"])
+def test_bad_average_from_raises(average_from):
+    with pytest.raises(ValueError, match="average_from must be a non-negative integer"):
+        ContrastiveDivergence(small_unigauss(), average_from=average_from)
+
+
+def test_use_average_without_an_average_raises(clusters):
+    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, random_seed=0)
+    with pytest.raises(ValueError, match="no average_from"):
+        cd.use_average()
+    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, average_from=5, random_seed=0)
+    cd.fit(clusters, n_updates=2, progress=False)
+    before = cd.energy.get_params()
+    with pytest.raises(ValueError, match="averaging starts at update 5, 2 done"):
+        cd.use_average()
+    for name, value in before.items():
+        np.testing.assert_array_equal(cd.energy.get_params()[name], value)

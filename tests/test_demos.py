@@ -96,6 +96,9 @@ def test_arm_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     ]:
         assert np.isfinite(summary[key]), key
     assert 0.0 <= summary["interval_coverage_90"] <= 1.0
+    assert 0.0 <= summary["share_determined"] <= 1.0
+    for key in ["interval_coverage_90_determined", "interval_coverage_90_undetermined"]:
+        assert summary[key] is None or 0.0 <= summary[key] <= 1.0, key
     assert 0.0 < summary["link_length_error"] < 1.0
     assert len(summary["bias_table"]) == 8
     assert {"residual", "bias", "implied_bias"} <= set(summary["bias_table"][0])
@@ -179,8 +182,15 @@ def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     assert summary["angle_error_student_t"] < summary["angle_error_gaussian"] / 2
     assert summary["imputation_rmse_ratio"] <= 0.3
     assert summary["rhat_max"] <= 1.05
-    # seeds 0-2 with one BLAS thread: 0.922, 0.844, 0.954 (the arm study's docstring)
-    assert 0.8 <= summary["interval_coverage_90"] <= 0.97
+    # About 88 % of the missing entries are fixed by the link lengths up to a few mirror
+    # images: the exact posterior covers those with its 90 % intervals almost always,
+    # and only the rest at 90 % (the arm study's docstring). A binomial band (z = 4)
+    # for the undetermined entries, the determined ones as an exact posterior would.
+    assert 0.8 <= summary["interval_coverage_90"]
+    assert summary["interval_coverage_90_determined"] >= 0.95
+    n_undetermined = round(summary["n_imputed"] * (1.0 - summary["share_determined"]))
+    band = 4.0 * np.sqrt(0.9 * 0.1 / n_undetermined)
+    assert abs(summary["interval_coverage_90_undetermined"] - 0.9) <= band
 
 
 @pytest.mark.slow
