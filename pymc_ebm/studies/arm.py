@@ -32,8 +32,8 @@ The best line's angle error: Student-t constraint 0.25° / 0.22° / 0.32°,
 Gaussian (PCA) 3.06° / 3.63° / 4.25°.
 
 **The bias table.** Adam at a constant learning rate leaves noise in the
-parameters (the bias of a strong unit moves by 0.01–0.12 over the last 5000
-updates), and a unit that superimposes several links with coefficients of
+parameters (over the last 5000 updates the units' biases fluctuate with
+standard deviations of 0.006–0.13), and a unit that superimposes several links with coefficients of
 both signs has a bias that is a small difference of large terms, so the
 noise is a large share of it. The trained network therefore keeps the mean
 of its parameters over the last 5000 updates (Polyak–Ruppert averaging,
