@@ -13,6 +13,18 @@ def clusters():
     return pymc_ebm.datasets.grid_clusters(n=200, random_seed=0)
 
 
+def make_negatives_non_finite(cd):
+    """From now on, the trainer's negative phase returns a NaN: every update is refused."""
+    original_run = cd.negative_phase.run
+
+    def diverging(start, k):
+        negatives, stats = original_run(start, k)
+        negatives[0, 0] = np.nan
+        return negatives, stats
+
+    cd.negative_phase.run = diverging
+
+
 def small_unigauss():
     mu = np.array([[0.3, 0.3], [0.6, 0.6], [0.5, 0.2]])
     return pymc_ebm.UniGauss(mu, np.full((3, 2), 0.2), np.full(3, 0.5))
@@ -135,14 +147,7 @@ def test_non_finite_update_keeps_last_good_parameters(clusters):
     cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)
     cd.fit(clusters, n_updates=2, progress=False)
     good = energy.get_params()
-    original_run = cd.negative_phase.run
-
-    def diverging(start, k):
-        negatives, stats = original_run(start, k)
-        negatives[0, 0] = np.nan
-        return negatives, stats
-
-    cd.negative_phase.run = diverging
+    make_negatives_non_finite(cd)
     with pytest.raises(NonFiniteUpdateError, match="last good update"):
         cd.fit(clusters, n_updates=3, progress=False)
     for name, value in good.items():
@@ -426,14 +431,7 @@ def test_non_finite_update_keeps_optimizer_state(clusters):
     cd.fit(clusters, n_updates=2, progress=False)
     state = [s.get_value().copy() for s in cd.optimizer.state]
     assert float(max(np.max(np.abs(s)) for s in state)) > 0
-    original_run = cd.negative_phase.run
-
-    def diverging(start, k):
-        negatives, stats = original_run(start, k)
-        negatives[0, 0] = np.nan
-        return negatives, stats
-
-    cd.negative_phase.run = diverging
+    make_negatives_non_finite(cd)
     with pytest.raises(NonFiniteUpdateError):
         cd.partial_fit(clusters[:40])
     for old, shared in zip(state, cd.optimizer.state, strict=True):
@@ -536,14 +534,7 @@ def test_failed_update_is_not_averaged(clusters):
     )
     cd.fit(clusters, n_updates=2, progress=False)
     averaged = {name: value.copy() for name, value in cd.averaged_params.items()}
-    original_run = cd.negative_phase.run
-
-    def diverging(start, k):
-        negatives, stats = original_run(start, k)
-        negatives[0, 0] = np.nan
-        return negatives, stats
-
-    cd.negative_phase.run = diverging
+    make_negatives_non_finite(cd)
     with pytest.raises(NonFiniteUpdateError):
         cd.fit(clusters, n_updates=1, progress=False)
     assert cd.n_averaged == 2
