@@ -239,3 +239,17 @@ def machine_facts(threads: int) -> list[tuple[str, str]]:
     ]
     facts += [(f"{name} version", v) for name, v in versions().items()]
     return facts
+
+
+TORCH_MISSING = "PyTorch is not installed: its comparison is skipped (`pip install .[bench]`)."
+
+
+def optional_torch(res: Result) -> Any:
+    """``torch``, or ``None`` after printing and noting in ``res`` that it is skipped."""
+    try:
+        import torch
+    except ImportError:
+        print(f"   {TORCH_MISSING}", flush=True)
+        res.notes.append(TORCH_MISSING)
+        return None
+    return torch

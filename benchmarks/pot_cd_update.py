@@ -32,10 +32,12 @@ import numpy as np
 import pytensor
 
 from benchmarks._common import (
+    TORCH_MISSING,
     Check,
     Result,
     interleaved,
     min_ratio,
+    optional_torch,
     paired_ratio,
     spread,
 )
@@ -267,15 +269,11 @@ def run(quick: bool = False) -> Result:
         "study's `make_trainer` (with SGD and momentum), against the same update in PyTorch "
         "(CPU, autograd gradients), same dtype",
     )
-    try:
-        import torch
-    except ImportError:
-        note = "PyTorch is not installed: its comparison is skipped (`pip install .[bench]`)."
-        print(f"   {note}", flush=True)
-        res.notes.append(note)
+    torch = optional_torch(res)
+    if torch is None:
         for dtype_name in ("float64", "float32"):
             res.checks.append(
-                Check(f"{dtype_name}: PyTorch time / ours", None, 1.0, ">=", note=note)
+                Check(f"{dtype_name}: PyTorch time / ours", None, 1.0, ">=", note=TORCH_MISSING)
             )
         return res
     res.notes.append(

@@ -40,6 +40,7 @@ from benchmarks._common import (
     interleaved,
     median,
     min_ratio,
+    optional_torch,
     paired_ratio,
     spread,
 )
@@ -393,13 +394,8 @@ def run(quick: bool = False, threads: int = 1) -> Result:
         "Time per draw of `ShortRunHMC.step` against the draw's matrix products alone "
         "(NumPy/BLAS), a hand-written NumPy draw and a PyTorch (CPU, autograd) draw, same dtype",
     )
-    try:
-        import torch
-    except ImportError:
-        note = "PyTorch is not installed: its comparison is skipped (`pip install .[bench]`)."
-        print(f"   {note}", flush=True)
-        res.notes.append(note)
-    else:
+    torch = optional_torch(res)
+    if torch is not None:
         torch.set_num_threads(threads)
         res.notes.append(
             f"PyTorch {torch.__version__}, `torch.set_num_threads({threads})` "
