@@ -421,7 +421,7 @@ def run(quick: bool = False, threads: int = 1) -> Result:
     res.notes.append(
         "In the compiled draw, `StudentT` multiplies by a row-major copy of `Wᵀ` made once "
         "per draw (SciPy's float32 `sgemm` with a transposed operand is about 15 % slower "
-        "than NumPy's), and its energy uses `pymc_ebm.energies.log1p`, whose Numba "
+        "than NumPy's), and its energy uses `pymc_ebm._ops.log1p`, whose Numba "
         "lowering is vectorised (the C library's `log1p`, called per element, took about as "
         "long as the two energies' matrix products)."
     )

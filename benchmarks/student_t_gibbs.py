@@ -15,13 +15,14 @@ same rows, tuning draws, draws and seed:
 * PyMC's ``NUTS`` with its defaults.
 
 The R rows are independent chains of the same density, so the bulk ESS of
-each of the 255 inputs is computed over R chains (``pymc_ebm.diagnostics.summary``,
-i.e. ArviZ) and divided by the seconds ``pm.sample`` took (tuning included;
-the step method is built and its compiled functions warmed up by a two-draw
-run beforehand, so compilation is excluded and reported separately). As a
-check, the mean over experts of ``log(1 + ½ (w_j · v)²)`` (finite for every
-``α``, unlike moments of ``v`` under heavy tails) must agree between the
-samplers within z = 4 of their Monte Carlo standard errors.
+each of the 255 inputs is computed over R chains
+(``pymc_ebm.evaluation.diagnostics.summary``, i.e. ArviZ) and divided by the
+seconds ``pm.sample`` took (tuning included; the step method is built and its
+compiled functions warmed up by a two-draw run beforehand, so compilation is
+excluded and reported separately). As a check, the mean over experts of
+``log(1 + ½ (w_j · v)²)`` (finite for every ``α``, unlike moments of ``v``
+under heavy tails) must agree between the samplers within z = 4 of their
+Monte Carlo standard errors.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import pymc as pm
 
 import pymc_ebm
 from benchmarks._common import Check, Result
-from pymc_ebm.diagnostics import summary
+from pymc_ebm.evaluation.diagnostics import summary
 
 NAME = "student_t_gibbs"
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "pot768.npz"
@@ -213,10 +214,11 @@ def run(quick: bool = False) -> Result:
         f"{np.median(energy.alpha):.3g} [{energy.alpha.min():.3g} – {energy.alpha.max():.3g}]), "
         f"float64. `pm.sample(draws={sizes['draws']}, tune={sizes['tune']}, chains=1, "
         f"cores=1)` from the model's initial point (v = 0); the {sizes['rows']} rows are "
-        "the chains of the ESS (bulk ESS per input over the rows, `pymc_ebm.diagnostics."
-        "summary`). ESS per second divides by the seconds of the timed `pm.sample` call, "
-        "tuning draws included; building the step and a two-draw warm-up run (where the "
-        "compiled functions are made) are excluded and reported. StudentTGibbs needs no "
+        "the chains of the ESS (bulk ESS per input over the rows, "
+        "`pymc_ebm.evaluation.diagnostics.summary`). ESS per second divides by the seconds "
+        "of the timed `pm.sample` call, tuning draws included; building the step and a "
+        "two-draw warm-up run (where the compiled functions are made) are excluded and "
+        "reported. StudentTGibbs needs no "
         f"tuning: counting its {sizes['draws']} draws alone (not the {sizes['tune']} tuning "
         f"ones) would multiply its rates by {factor:.3g}."
     )

@@ -31,7 +31,7 @@
 # $\propto e^{-E}$, so PyMC's own samplers draw from it without ever knowing the
 # normaliser. This notebook checks that, in one and two dimensions, by comparing
 # samples from `pm.sample` with densities normalised exactly on a fine grid
-# (`pymc_ebm.quadrature.grid_density`):
+# (`pymc_ebm.evaluation.quadrature.grid_density`):
 #
 # 1. mixture vs product of the same two experts (1-D and 2-D),
 # 2. the product of $M$ equal Gaussians has variance $\sigma^2/M$ on each dimension,
@@ -50,7 +50,7 @@ import pandas as pd
 import pymc as pm
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 DRAWS = 200 if QUICK else 1000  # draws per PyMC chain

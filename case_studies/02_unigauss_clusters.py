@@ -62,7 +62,7 @@ from pymc.step_methods import STEP_METHODS
 
 import pymc_ebm
 from pymc_ebm.datasets import grid_centres, grid_clusters
-from pymc_ebm.diagnostics import summary
+from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.step_methods import UniGaussKernel
 from pymc_ebm.studies import unigauss_clusters as study
 from pymc_ebm.studies import unigauss_figures as figures
@@ -198,7 +198,7 @@ print(
 # Adam and minibatches of 100, from experts of initial width
 # `settings.sigma0`. The exact mean log-likelihood is computed before and
 # after training. In two dimensions $\log Z$ is a 2-D quadrature on a grid
-# finer than the sharpest expert (`pymc_ebm.quadrature.grid_density`).
+# finer than the sharpest expert (`pymc_ebm.evaluation.quadrature.grid_density`).
 # `study.train` returns new experts; their parameters are copied into
 # `experts`, whose shared variables the model above reads.
 

@@ -66,7 +66,7 @@ from pymc.sampling.mcmc import assign_step_methods
 
 import pymc_ebm
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares
-from pymc_ebm.diagnostics import summary
+from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.step_methods import compile_leapfrog
 from pymc_ebm.studies import four_squares as study
 from pymc_ebm.studies import four_squares_figures as figures

@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
 
-from pymc_ebm.gabor import fit_gabor, gabor
+from pymc_ebm.evaluation.gabor import fit_gabor, gabor
 from pymc_ebm.studies import natural_images as study
 from pymc_ebm.studies import natural_images_figures as figures
 
@@ -82,7 +82,7 @@ plt.show()
 # %% [markdown]
 # ## 2. The Gabor fitter
 #
-# `pymc_ebm.gabor.fit_gabor` fits position, orientation, spatial frequency,
+# `pymc_ebm.evaluation.gabor.fit_gabor` fits position, orientation, spatial frequency,
 # phase, two envelope widths and an amplitude by least squares, from the
 # image's Fourier peak; R² is the share of the image's variance it explains.
 # On a synthetic Gabor it recovers the parameters.

@@ -25,7 +25,7 @@
 # together are cheaper in the same pool, so learning puts them next to each
 # other: neighbouring filters get similar orientations and positions.
 #
-# The map's smoothness is measured by `pymc_ebm.gabor.neighbour_ratios`: the
+# The map's smoothness is measured by `pymc_ebm.evaluation.gabor.neighbour_ratios`: the
 # mean orientation difference (and centre distance) of grid neighbours over
 # that of all pairs; about 1 for no topography, well below 1 for a smooth
 # map. A plain PoT laid out on the same grid is the control. Set
@@ -39,7 +39,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from pymc_ebm.energies import torus_pooling
-from pymc_ebm.gabor import neighbour_ratios
+from pymc_ebm.evaluation.gabor import neighbour_ratios
 from pymc_ebm.studies import natural_images as study
 from pymc_ebm.studies import natural_images_figures as figures
 

@@ -5,7 +5,7 @@ Products of experts written as PyTensor energies, registered in a
 step methods and a contrastive-divergence trainer for learning.
 """
 
-from pymc_ebm import datasets, diagnostics
+from pymc_ebm import datasets
 from pymc_ebm.backends import backend, compile_kwargs, get_backend, set_backend
 from pymc_ebm.energies import (
     Energy,
@@ -18,13 +18,19 @@ from pymc_ebm.energies import (
     TopographicStudentT,
     UniGauss,
 )
-from pymc_ebm.evaluation import LogLikelihood, LogPartition, log_likelihood, log_partition
-from pymc_ebm.imputation import impute
+from pymc_ebm.evaluation import (
+    GridDensity,
+    LogLikelihood,
+    LogPartition,
+    diagnostics,
+    grid_density,
+    log_likelihood,
+    log_partition,
+    log_partition_quadrature,
+    rejection_sample,
+)
 from pymc_ebm.io import load, save
-from pymc_ebm.model import hidden, visible
-from pymc_ebm.quadrature import GridDensity, grid_density, log_partition_quadrature
-from pymc_ebm.rejection import rejection_sample
-from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.model import hidden, impute, sample_fantasies, visible
 from pymc_ebm.step_methods import BoxJump, ModeJump, ShortRunHMC, StudentTGibbs, UniGaussGibbs
 from pymc_ebm.training import ContrastiveDivergence
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pymc_ebm.energies.base import Energy
+from pymc_ebm.energies.base import ENERGY_CLASSES, Energy, is_energy_list
 
 __all__ = ["load", "save"]
 
@@ -27,24 +27,17 @@ _FORMAT_V1 = "pymc_ebm.energy/1"
 _PARAM_PREFIX = "params."
 
 
-def _energy_classes() -> dict[str, type[Energy]]:
-    import pymc_ebm.energies as energies
-
-    classes: dict[str, type[Energy]] = {}
-    pending = [Energy]
-    while pending:
-        cls = pending.pop()
-        for sub in cls.__subclasses__():
-            classes.setdefault(sub.__name__, sub)
-            pending.append(sub)
-    del energies
-    return classes
-
-
 def _describe(energy: Energy, arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
-    spec: dict[str, Any] = {"class": type(energy).__name__, "arrays": {}, "experts": []}
+    name = type(energy).__name__
+    if ENERGY_CLASSES.get(name) is not type(energy):
+        raise ValueError(
+            f"cannot save a {type(energy).__module__}.{name}: another energy class is "
+            f"registered under the name {name!r} ({ENERGY_CLASSES[name].__module__}), and "
+            "load() would rebuild that one. Give the class another name."
+        )
+    spec: dict[str, Any] = {"class": name, "arrays": {}, "experts": []}
     for key, value in energy.structure_kwargs().items():
-        if isinstance(value, list) and all(isinstance(e, Energy) for e in value):
+        if is_energy_list(value):
             spec["experts_arg"] = key
             spec["experts"] = [
                 _describe(e, arrays, f"{prefix}{key}.{i}.") for i, e in enumerate(value)
@@ -62,7 +55,7 @@ def _describe(energy: Energy, arrays: dict[str, np.ndarray], prefix: str) -> dic
 
 
 def _rebuild(spec: dict[str, Any], arrays: Any) -> Energy:
-    classes = _energy_classes()
+    classes = ENERGY_CLASSES
     if spec["class"] not in classes:
         raise ValueError(f"unknown energy class {spec['class']!r} in file")
     kwargs: dict[str, Any] = dict(spec.get("scalars", {}))

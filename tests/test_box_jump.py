@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.step_methods import BoxJump, hmc_with_box_jumps
 
 ALPHA = 0.01  # family-wise level of the goodness-of-fit tests of one test function

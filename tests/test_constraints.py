@@ -10,7 +10,7 @@ from scipy import stats
 import pymc_ebm
 from pymc_ebm import FASConstraints, Gaussian
 from pymc_ebm.datasets import arm, link_lengths
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 
 RNG_SEED = 20240903
 KS_ALPHA = 0.01  # family-wise level of one test function's KS tests (Bonferroni)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pymc_ebm.gabor import (
+from pymc_ebm.evaluation.gabor import (
     GaborFit,
     fit_gabor,
     fit_gabors,

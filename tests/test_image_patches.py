@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pymc_ebm.datasets import image_patches
-from pymc_ebm.patches import COLOUR_IMAGES, GREY_IMAGES, load_images
+from pymc_ebm.datasets.patches import COLOUR_IMAGES, GREY_IMAGES, load_images
 
 
 def test_images_are_bundled_in_the_wheel():

@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 
 import pymc_ebm
-from pymc_ebm.energies.layout import ContiguousTranspose, contiguous_transpose
+from pymc_ebm._ops.layout import ContiguousTranspose, contiguous_transpose
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -7,7 +7,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from pymc_ebm.energies.log1p import log1p
+from pymc_ebm._ops.log1p import log1p
 
 DTYPES = ["float32", "float64"]
 

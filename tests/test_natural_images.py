@@ -3,7 +3,7 @@
 import numpy as np
 
 from pymc_ebm.datasets import image_patches
-from pymc_ebm.gabor import gabor
+from pymc_ebm.evaluation.gabor import gabor
 from pymc_ebm.studies import natural_images as study
 
 

@@ -8,7 +8,7 @@ from scipy import stats
 
 import pymc_ebm
 from pymc_ebm import Gaussian, Mixture, StudentT, UniGauss
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 
 SAMPLE_KWARGS = {"cores": 1, "progressbar": False, "compute_convergence_checks": False}
 Z_MAX = 4.0  # tolerance in Monte Carlo standard errors

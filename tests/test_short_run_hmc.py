@@ -12,7 +12,7 @@ from scipy import stats
 
 import pymc_ebm
 from pymc_ebm import ShortRunHMC
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 
 Z = 4.0  # |mean − truth| / MCSE limit per assertion: P(|z| > 4) ≈ 6e-5, so a few
 # dozen assertions of a correct sampler fail with probability well under 1 %.
@@ -410,7 +410,7 @@ def test_bfmi_and_energy_plot_work_on_a_trace(gaussian):
     by_hand = np.mean(np.diff(energy) ** 2) / np.var(energy)
     assert bfmi.shape == (1,) and bfmi[0] == pytest.approx(by_hand, rel=0.01)
     assert 0.5 < bfmi[0] < 2.5  # an exact Gaussian target mixes its energy well
-    summary = pymc_ebm.diagnostics.summary(idata)
+    summary = pymc_ebm.evaluation.diagnostics.summary(idata)
     assert summary.bfmi_min == pytest.approx(bfmi[0])
     assert "BFMI" in str(summary)
     plot = azp.plot_energy(idata, backend="matplotlib")

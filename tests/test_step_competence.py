@@ -12,7 +12,7 @@ from pymc.step_methods.compound import Competence
 from scipy import stats
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.step_methods import UniGaussGibbs
 
 Z = 4.0  # |z| threshold of every MCSE check

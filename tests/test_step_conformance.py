@@ -16,7 +16,7 @@ import pymc as pm
 import pytest
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.studies.arm import ArmReflection
 
 Z = 4.0  # |z| threshold of each MCSE check (at most 8 per test)

@@ -8,7 +8,7 @@ from scipy import stats
 from scipy.special import digamma
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.step_methods import StudentTGibbs, StudentTKernel
 
 Z = 4.0  # |z| threshold of each MCSE check (at most 8 per test)

@@ -13,7 +13,7 @@ from pymc.step_methods.compound import Competence, CompoundStep
 from scipy import stats
 
 import pymc_ebm
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.step_methods import UniGaussGibbs, UniGaussKernel, sample_visible, unigauss_gibbs
 
 ALPHA = 0.01  # family-wise level of the goodness-of-fit tests of one test function

@@ -20,7 +20,15 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm import backends
 
-__all__ = ["Energy"]
+__all__ = ["ENERGY_CLASSES", "Energy"]
+
+ENERGY_CLASSES: dict[str, type[Energy]] = {}
+"""Every :class:`Energy` subclass by class name, registered when the class is defined.
+
+:func:`pymc_ebm.load` rebuilds the class a file names from here. The first
+class of a name keeps it: :func:`pymc_ebm.save` refuses an energy whose class
+is not the one registered under its name, since loading would build the other.
+"""
 
 
 class Energy(ABC):
@@ -46,6 +54,10 @@ class Energy(ABC):
     dim: int
     n_experts: int
     domain: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ENERGY_CLASSES.setdefault(cls.__name__, cls)
 
     def __init__(self) -> None:
         self._params: dict[str, SharedVariable] = {}
@@ -134,11 +146,10 @@ class Energy(ABC):
         return evaluate
 
     def __mul__(self, other: Energy) -> Energy:
-        from pymc_ebm.energies.combine import ProductOfExperts
-
         if not isinstance(other, Energy):
             return NotImplemented
-        return ProductOfExperts([self, other])
+        # from the registry: the combinations module imports this one
+        return ENERGY_CLASSES["ProductOfExperts"]([self, other])
 
     # -- persistence ------------------------------------------------------
     @abstractmethod
@@ -165,8 +176,9 @@ class Energy(ABC):
         """An independent copy with the same parameter values, bit for bit.
 
         The copy has its own shared variables: training one leaves the other
-        as it was. It goes through the same structure and unconstrained
-        parameters as :func:`pymc_ebm.save` / :func:`pymc_ebm.load`, so
+        as it was. It is built as :func:`pymc_ebm.load` builds a saved
+        energy: the structure (:meth:`structure_kwargs`, parts copied in
+        turn), then the unconstrained parameters with :meth:`set_params`, so
         values that the constructor would refuse are copied exactly.
 
         Examples
@@ -178,14 +190,18 @@ class Energy(ABC):
         >>> float(frozen.get_params()["logit_pi"][0]), float(experts.get_params()["logit_pi"][0])
         (0.0, 50.0)
         """
-        from io import BytesIO
-
-        from pymc_ebm.io import load, save
-
-        buffer = BytesIO()
-        save(self, buffer)
-        buffer.seek(0)
-        return load(buffer)
+        kwargs = {
+            key: [part.copy() for part in value] if is_energy_list(value) else value
+            for key, value in self.structure_kwargs().items()
+        }
+        twin = type(self)(**kwargs)
+        twin.set_params(self.get_params())
+        return twin
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, n_experts={self.n_experts})"
+
+
+def is_energy_list(value: Any) -> bool:
+    """Whether a constructor argument is a list of energies (the parts of a combination)."""
+    return isinstance(value, list) and all(isinstance(part, Energy) for part in value)

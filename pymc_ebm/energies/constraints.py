@@ -14,9 +14,9 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._ops.log1p import log1p
 from pymc_ebm._validation import check_shape, float_array, positive_int
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["FASConstraints"]
 

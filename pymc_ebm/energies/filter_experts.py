@@ -7,8 +7,8 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._ops.layout import contiguous_transpose
 from pymc_ebm._validation import check_shape, float_array
-from pymc_ebm.energies.layout import contiguous_transpose
 
 __all__ = ["FilterExperts"]
 

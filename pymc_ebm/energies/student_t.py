@@ -9,10 +9,10 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._ops.log1p import log1p
 from pymc_ebm._validation import float_array
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.filter_experts import FilterExperts
-from pymc_ebm.energies.log1p import log1p
 
 __all__ = ["StudentT"]
 

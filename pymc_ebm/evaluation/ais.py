@@ -9,11 +9,11 @@ Chain ``i`` starts from an exact draw of ``p₀`` and accumulates the log weight
 
 where ``x_t`` is the chain after a Markov transition that leaves ``f_{β_t}``
 invariant; ``E[w] = Z`` exactly, for any number of temperatures. The
-transition is one Hamiltonian Monte Carlo trajectory per chain (a leapfrog
-``pytensor.scan``, :func:`~pymc_ebm.step_methods.leapfrog.leapfrog_state`,
-and a Metropolis test per chain), compiled once with ``β`` and the step size
-as inputs and applied to the whole ``(n_chains, dim)`` batch at every
-temperature.
+transition is one Hamiltonian Monte Carlo trajectory per chain with a
+Metropolis test per chain (the package's HMC kernel,
+:func:`~pymc_ebm.step_methods.hmc_kernel.build_kernel`), compiled once with
+``β`` and the step size as inputs and applied to the whole
+``(n_chains, dim)`` batch at every temperature.
 
 The chains run in whitened coordinates ``z``: ``x = m + L z`` for a Gaussian
 base ``N(m, L Lᵀ)`` fitted to data (``p₀`` is then ``N(0, I)`` in ``z``), and
@@ -54,7 +54,7 @@ from scipy.special import logsumexp
 from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.step_methods.leapfrog import leapfrog_state
+from pymc_ebm.step_methods.hmc_kernel import build_kernel, init, potential_from_fn
 
 __all__ = ["AISRun", "GaussianBase", "UniformBoxBase", "annealed_importance_sampling", "schedule"]
 
@@ -234,26 +234,19 @@ def _compile(energy: Energy, base: Base, n_leapfrog: int) -> _Compiled:
 
     beta = pt.scalar("beta", dtype=floatx)
 
-    def potential(z: TensorVariable) -> TensorVariable:
-        return -base.log_q0(z) - beta * log_ratio(z)  # U_β(z), per row
-
-    def grad_fn(qs: list[TensorVariable]) -> list[TensorVariable]:
-        return [pt.grad(pt.sum(potential(qs[0])), qs[0])]
+    def potential(qs: list[TensorVariable]) -> TensorVariable:
+        return -base.log_q0(qs[0]) - beta * log_ratio(qs[0])  # U_β(z), per row
 
     z0 = pt.matrix("z", dtype=floatx)
     xi = pt.matrix("xi", dtype=floatx)
     log_u = pt.vector("log_u", dtype=floatx)
     eps = pt.scalar("eps", dtype=floatx)
-    state = leapfrog_state([z0], [xi], eps, n_leapfrog, grad_fn, unroll=False)
-    z1, p1 = state.q[0], state.p[0]
-    h0 = potential(z0) + 0.5 * pt.sum(xi**2, axis=1)
-    h1 = potential(z1) + 0.5 * pt.sum(p1**2, axis=1)
-    delta = pt.switch(pt.isfinite(h1), h1 - h0, np.inf)
-    accept = pt.lt(log_u, -delta) & pt.all(pt.isfinite(z1), axis=1)
-    z_new = pt.switch(accept[:, None], z1, z0)
+    kernel = build_kernel(potential_from_fn(potential), n_steps=n_leapfrog)
+    new, info = kernel(init(kernel, [z0]), [xi], log_u, eps)
+    z_new = new.position[0]
     transition = backends.function(
         [z0, xi, log_u, beta, eps],
-        [z_new, log_ratio(z_new), pt.cast(accept, floatx)],
+        [z_new, log_ratio(z_new), pt.cast(info.accepted, floatx)],
     )
     transition.trust_input = True
     z_in = pt.matrix("z", dtype=floatx)

@@ -15,7 +15,7 @@ from pymc_ebm.evaluation.ais import (
     summarise_log_weights,
 )
 from pymc_ebm.evaluation.exact import exact_log_partition
-from pymc_ebm.quadrature import log_partition_quadrature
+from pymc_ebm.evaluation.quadrature import log_partition_quadrature
 
 __all__ = ["LogPartition", "log_partition"]
 

@@ -16,9 +16,9 @@ from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from
 from pytensor.graph.basic import Variable
 
 from pymc_ebm import backends
-from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
+from pymc_ebm.model.registration import energy_of, partner_of, role_of
+from pymc_ebm.model.terms import energy_potential, from_box, other_terms, to_box
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.unigauss_gibbs import _other_terms, _resolve
 from pymc_ebm.step_methods.untuned import UntunedStep
 
 __all__ = ["BoxJump"]
@@ -132,10 +132,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
         """One independence proposal per row; returns the new point."""
         low, high = self.energy.domain
         value = point[self.value_name]
-        if self.interval:
-            x = low + (high - low) / (1.0 + np.exp(-value))
-        else:
-            x = value
+        x = to_box(value, low, high) if self.interval else value
         proposal = low + (high - low) * self.rng.random(x.shape)
         with np.errstate(invalid="ignore"):
             log_ratio = self._energies(x) - self._energies(proposal)
@@ -143,7 +140,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
         x = np.where(accept[:, None], proposal, x)
         new = dict(point)
         if self.interval:
-            new_value = np.log(x - low) - np.log(high - x)
+            new_value = from_box(x, low, high)
             new[self.value_name] = np.where(accept[:, None], new_value, value).astype(value.dtype)
         else:
             new[self.value_name] = x.astype(value.dtype)
@@ -180,10 +177,10 @@ def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
     transform = model.rvs_to_transforms.get(rv)
     if transform is not None and not isinstance(transform, IntervalTransform):
         return f"BoxJump needs the interval transform, got {type(transform).__name__}"
-    potential = _resolve(model, rv.tag.__dict__.get(_TAG_POTENTIAL))
-    if potential is None or potential not in model.potentials:
+    potential = energy_potential(model, rv)
+    if potential is None:
         return f"the energy potential of {rv.name!r} is not in the model"
-    other = _other_terms(model, {rv}, exclude={potential})
+    other = other_terms(model, {rv}, exclude={potential})
     if other:
         return (
             f"BoxJump's ratio uses the energy of {rv.name!r} only, but {other[0]!r} also "

@@ -28,8 +28,8 @@ from scipy.special import logsumexp
 
 from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm.model.terms import row_log_density, rows_are_independent
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.row_independence import row_log_density, rows_are_independent
 from pymc_ebm.step_methods.untuned import UntunedStep
 
 __all__ = ["ModeJump"]

@@ -33,9 +33,9 @@ from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from
 from pytensor.graph.basic import Variable
 
 from pymc_ebm.energies.student_t import StudentT
-from pymc_ebm.model import _TAG_POTENTIAL, energy_of, role_of
+from pymc_ebm.model.registration import energy_of, role_of
+from pymc_ebm.model.terms import energy_potential, model_of, registered_rows
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.row_independence import registered_rows
 from pymc_ebm.step_methods.untuned import UntunedStep, accepted_vars
 
 __all__ = ["StudentTGibbs", "StudentTKernel", "spans_the_space"]
@@ -308,11 +308,8 @@ class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
         """
         if type(energy_of(var)) is not StudentT or role_of(var) != "visible":
             return Competence.INCOMPATIBLE
-        try:
-            model = pm.modelcontext(None)
-        except TypeError:
-            return Competence.INCOMPATIBLE
-        if _refusal_reason(model, var) is not None:
+        model = model_of(var)
+        if model is None or _refusal_reason(model, var) is not None:
             return Competence.INCOMPATIBLE
         return Competence.IDEAL
 
@@ -333,9 +330,7 @@ def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
         return f"{rv.name!r} is not a free variable of the model"
     if model.rvs_to_transforms.get(rv) is not None:
         return f"StudentTGibbs needs {rv.name!r} without a transform"
-    potential = rv.tag.__dict__.get(_TAG_POTENTIAL)
-    names = {p.name for p in model.potentials}
-    if potential is None or potential.name not in names:
+    if energy_potential(model, rv) is None:
         return f"the energy potential of {rv.name!r} is not in the model"
     if not registered_rows(model, [model.rvs_to_values[rv]]):
         return (

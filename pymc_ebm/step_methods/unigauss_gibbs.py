@@ -33,12 +33,19 @@ from pymc.step_methods import STEP_METHODS
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pytensor.graph.basic import Variable
-from pytensor.graph.traversal import ancestors
-from scipy.special import expit, log_ndtr, ndtri_exp
+from scipy.special import log_ndtr, ndtri_exp
 
 from pymc_ebm import backends
 from pymc_ebm.energies.unigauss import UniGauss
-from pymc_ebm.model import _TAG_POTENTIAL, energy_of, partner_of, role_of
+from pymc_ebm.model.registration import energy_of, partner_of, role_of
+from pymc_ebm.model.terms import (
+    energy_potential,
+    from_box,
+    model_of,
+    other_terms,
+    resolve,
+    to_box,
+)
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.untuned import UntunedStep, accepted_vars
 
@@ -338,18 +345,6 @@ class UniGaussKernel:
         return v, h
 
 
-# -- interval transform ------------------------------------------------------
-
-
-def _to_box(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    s = expit(value)
-    return s * high + (1.0 - s) * low
-
-
-def _from_box(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    return np.log(x - low) - np.log(high - x)
-
-
 # -- the step method ---------------------------------------------------------
 
 
@@ -513,7 +508,7 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
             kernel = group.kernel
             low, high = kernel.energy.domain
             value = point[group.v_name]
-            v = _to_box(value, low, high) if group.interval else value
+            v = to_box(value, low, high) if group.interval else value
             if self.mode_jumps and group.update_v and (group.update_h or group.h_name is None):
                 v, accept = kernel.jump(v, self.rng)
                 jump_accepted += accept
@@ -526,7 +521,7 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
                 h = point[group.h_name]
             if group.update_v:
                 x = kernel.sample_visible(h, self.rng)
-                x = _from_box(x, low, high) if group.interval else x
+                x = from_box(x, low, high) if group.interval else x
                 new[group.v_name] = x.astype(value.dtype, copy=False)
             n_active += float(np.count_nonzero(h))
             n_rows += h.shape[0]
@@ -548,43 +543,18 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
         """
         if not isinstance(energy_of(var), UniGauss) or role_of(var) not in ("visible", "hidden"):
             return Competence.INCOMPATIBLE
-        model = _model_of(var)
+        model = model_of(var)
         if model is None or _refusal_reason(model, var) is not None:
             return Competence.INCOMPATIBLE
         return Competence.IDEAL
 
 
-def _resolve(model: pm.Model, ref: Variable | None) -> Variable | None:
-    """The model's own variable for a variable named in a tag.
-
-    Tags are copied when a model is cloned (``pm.do``, ``pm.observe``, removing
-    transforms...), but they still point at the original variables, so look
-    the name up in the model.
-    """
-    return None if ref is None else model.named_vars.get(ref.name)
-
-
-def _model_of(var: Variable) -> pm.Model | None:
-    """The model on the context stack when ``var`` is one of its free variables, else ``None``.
-
-    PyMC calls ``competence`` with the variable alone. Outside a model
-    context (``pm.sample(model=model)`` called outside ``with model:``) the
-    answer is therefore ``INCOMPATIBLE`` and PyMC assigns its own exact
-    steps; :func:`pymc_ebm.sample_fantasies` samples inside the context.
-    """
-    try:
-        model = pm.modelcontext(None)
-    except TypeError:
-        return None
-    return model if var in model.free_RVs else None
-
-
 def _visible_and_hidden(model: pm.Model, rv: Variable) -> tuple[Variable | None, Variable | None]:
     """The model's visible variable of ``rv`` (a visible or hidden variable) and its hidden one."""
-    v = rv if role_of(rv) == "visible" else _resolve(model, partner_of(rv))
+    v = rv if role_of(rv) == "visible" else resolve(model, partner_of(rv))
     if v is None:
         return None, None
-    return v, _resolve(model, partner_of(v))
+    return v, resolve(model, partner_of(v))
 
 
 def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
@@ -619,32 +589,16 @@ def _refusal_reason(model: pm.Model, rv: Variable) -> str | None:
             f"UniGaussGibbs needs the visible {v.name!r} to use the interval transform "
             f"(or none), got {type(transform).__name__}"
         )
-    potential = _resolve(model, v.tag.__dict__.get(_TAG_POTENTIAL))
-    if potential is None or potential not in model.potentials:
+    potential = energy_potential(model, v)
+    if potential is None:
         return f"the energy potential of {v.name!r} is not in the model"
-    other = _other_terms(model, {v} if h is None else {v, h}, exclude={potential})
+    other = other_terms(model, {v} if h is None else {v, h}, exclude={potential})
     if other:
         return (
             f"UniGaussGibbs draws exact conditionals of the uni-gauss energy only, but "
             f"{other[0]!r} also depends on {v.name!r}" + ("" if h is None else f" or {h.name!r}")
         )
     return None
-
-
-def _other_terms(model: pm.Model, targets: set[Variable], exclude: set[Variable]) -> list[str]:
-    """Names of the model's log-density terms other than ``targets``/``exclude`` on ``targets``.
-
-    A term is a random variable (free or observed; its density depends on a
-    target through its parameters) or a potential.
-    """
-    names = []
-    for term in [*model.basic_RVs, *model.potentials]:
-        if term in targets or term in exclude:
-            continue
-        inputs: list[Any] = list(term.owner.inputs) if term in model.basic_RVs else [term]
-        if any(node in targets for node in ancestors(inputs)):
-            names.append(term.name)
-    return names
 
 
 def _make_groups(

@@ -94,10 +94,10 @@ from pymc_ebm.energies.combine import ProductOfExperts
 from pymc_ebm.energies.constraints import FASConstraints
 from pymc_ebm.energies.gaussian import Gaussian
 from pymc_ebm.model import missing_layout
-from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.model.sampling import sample_fantasies
+from pymc_ebm.model.terms import row_log_density
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.mode_jump import ModeJump
-from pymc_ebm.step_methods.row_independence import row_log_density
 from pymc_ebm.step_methods.untuned import UntunedStep
 from pymc_ebm.training import ContrastiveDivergence
 
@@ -638,8 +638,8 @@ def heldout_imputation(
         ``observed``, ``filled``, ``lower``, ``upper``.
     """
     from pymc_ebm.datasets import arm
-    from pymc_ebm.imputation import impute
     from pymc_ebm.model import missing_layout
+    from pymc_ebm.model.imputation import impute
 
     truth, _ = arm(settings.n_heldout, random_seed=settings.seed + 1000)
     observed, _ = arm(

@@ -71,7 +71,7 @@ from pymc_ebm.datasets import four_squares, grid_clusters
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.evaluation import log_likelihood, log_partition
-from pymc_ebm.quadrature import grid_density
+from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.studies import unigauss_clusters
 from pymc_ebm.studies.four_squares import BOX
 from pymc_ebm.training import ContrastiveDivergence, NonFiniteUpdateError

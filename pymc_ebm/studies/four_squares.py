@@ -23,9 +23,9 @@ from scipy.special import logsumexp
 
 from pymc_ebm import backends
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
-from pymc_ebm.diagnostics import summary
 from pymc_ebm.energies.mlp import MLPEnergy
-from pymc_ebm.sampling import sample_fantasies
+from pymc_ebm.evaluation.diagnostics import summary
+from pymc_ebm.model.sampling import sample_fantasies
 from pymc_ebm.step_methods.box_jump import BoxJump, hmc_with_box_jumps
 from pymc_ebm.training import ContrastiveDivergence
 
@@ -191,7 +191,7 @@ def exact_metrics(net: MLPEnergy, side: float, n_grid: int = 400) -> dict[str, A
 
     The same numbers as :func:`fantasy_metrics`, but from the exact density
     ``exp(-E) / Z`` on ``n_grid × n_grid`` equal cells of the box (midpoint
-    rule, as :func:`~pymc_ebm.quadrature.grid_density`): what the model
+    rule, as :func:`~pymc_ebm.evaluation.quadrature.grid_density`): what the model
     believes, whatever a sampler manages to reach. With ``n_grid`` a multiple
     of 20 (cells of width ``4 / n_grid``) the edges of squares of side 0.8
     fall on cell edges.

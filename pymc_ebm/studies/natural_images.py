@@ -8,7 +8,7 @@ over-complete), contrastive divergence whose negatives start at the data,
 get one random momentum and follow 30 leapfrog steps (the HMC shortcut,
 :class:`~pymc_ebm.ShortRunHMC`), an update every 100 patches, a little weight
 decay, float32. The learned filters are judged by how well a Gabor function
-fits each of them in pixel space (:mod:`pymc_ebm.gabor`), by the kurtosis of
+fits each of them in pixel space (:mod:`pymc_ebm.evaluation.gabor`), by the kurtosis of
 their outputs on held-out patches, and against scikit-learn's ``FastICA``
 (complete, 255 filters) on the same whitened patches; the topographic map by
 how much closer grid neighbours are in orientation and position than random
@@ -35,12 +35,12 @@ from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
 
 from pymc_ebm.datasets import image_patches
+from pymc_ebm.datasets.patches import Whitening
 from pymc_ebm.energies import StudentT, TopographicStudentT, torus_pooling
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.evaluation import log_likelihood, log_partition
-from pymc_ebm.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
+from pymc_ebm.evaluation.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
 from pymc_ebm.io import save
-from pymc_ebm.patches import Whitening
 from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
@@ -396,7 +396,7 @@ def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
     seconds : float
         Time of ``pm.sample`` (compilation included).
     """
-    from pymc_ebm.sampling import sample_fantasies
+    from pymc_ebm.model.sampling import sample_fantasies
 
     started = time.perf_counter()
     with pytensor.config.change_flags(floatX=settings.dtype):
@@ -425,7 +425,7 @@ def fantasy_summary(
     filters' outputs on the fantasies) and ``kurtosis_median_model_filters``
     (the same on the held-out patches ``X_test``).
     """
-    from pymc_ebm.diagnostics import summary
+    from pymc_ebm.evaluation.diagnostics import summary
 
     diagnostics = summary(idata, var_names=["v"])
     samples = idata.posterior["v"].values.reshape(-1, X_test.shape[1])

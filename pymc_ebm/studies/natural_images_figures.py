@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from pymc_ebm.gabor import GaborFit
+from pymc_ebm.evaluation.gabor import GaborFit
 
 __all__ = ["fantasies", "filters", "gabor_distribution", "tile", "topographic_map", "training"]
 

@@ -17,8 +17,8 @@ import pymc as pm
 import xarray as xr
 
 from pymc_ebm.datasets import grid_centres, grid_clusters
-from pymc_ebm.diagnostics import DiagnosticsSummary, summary
 from pymc_ebm.energies.unigauss import UniGauss
+from pymc_ebm.evaluation.diagnostics import DiagnosticsSummary, summary
 from pymc_ebm.model import hidden, visible
 from pymc_ebm.training import ContrastiveDivergence
 
@@ -326,10 +326,10 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
     centre: rectangles on a regular grid), ordered like
     :func:`~pymc_ebm.datasets.grid_centres`. The density is normalised on
     ``n_grid × n_grid`` cells of the unit square
-    (:func:`~pymc_ebm.quadrature.grid_density`); the cell width must be well
+    (:func:`~pymc_ebm.evaluation.quadrature.grid_density`); the cell width must be well
     below the experts' smallest σ.
     """
-    from pymc_ebm.quadrature import grid_density
+    from pymc_ebm.evaluation.quadrature import grid_density
 
     grid = grid_density(experts, n_points=n_grid)
     mass = grid.density * np.outer(np.diff(grid.edges[0]), np.diff(grid.edges[1]))
@@ -339,7 +339,7 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
 
 def mean_log_likelihood(experts: UniGauss, X: np.ndarray, n_grid: int = 1000) -> float:
     """Exact mean ``log p(x)`` of the rows of ``X``, with ``log Z`` by 2-D quadrature."""
-    from pymc_ebm.quadrature import grid_density
+    from pymc_ebm.evaluation.quadrature import grid_density
 
     log_z = grid_density(experts, n_points=n_grid).log_z
     return float(-np.mean(experts.energy_fn()(np.asarray(X, dtype=float))) - log_z)

@@ -7,7 +7,7 @@ The gradient of the mean log-likelihood of data ``d`` is
 where ``⟨·⟩_p`` is the expectation under the model ``p(v) = exp(-E(v)) / Z``.
 Contrastive divergence replaces ``⟨∂E/∂θ⟩_p`` by an average over negative
 samples. In one or two dimensions it can be computed instead: on the
-midpoint grid of :func:`~pymc_ebm.quadrature.grid_density`, it is the sum of
+midpoint grid of :func:`~pymc_ebm.evaluation.quadrature.grid_density`, it is the sum of
 ``∂E/∂θ`` at the cell midpoints weighted by the normalised density
 ``w_c = exp(-E(v_c)) / Σ_c' exp(-E(v_c'))``. This is the exact gradient of the
 log-likelihood whose ``log Z`` is computed on the same grid
@@ -28,7 +28,7 @@ from pytensor.gradient import disconnected_grad
 
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.quadrature import grid_points
+from pymc_ebm.evaluation.quadrature import grid_points
 from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
 from pymc_ebm.training.progress import UpdateProgress
 
@@ -64,7 +64,7 @@ def model_expectation(
         An energy with ``dim`` 1 or 2.
     low, high : float or array_like of shape (dim,), optional
         The box (default: the energy's domain); as in
-        :func:`~pymc_ebm.quadrature.grid_density`.
+        :func:`~pymc_ebm.evaluation.quadrature.grid_density`.
     n_points : int or tuple of int, default 128
         Cells per dimension.
 

@@ -16,10 +16,11 @@ trainer writes the moved values back once the update has succeeded:
 * ``"hmc"``: ``n_draws`` Hamiltonian Monte Carlo draws from the conditional
   ``p(v_missing | v_observed) ∝ exp(-E(v))``, each row its own chain with its
   own Metropolis test, as in :class:`~pymc_ebm.ShortRunHMC` (same defaults,
-  step-size jitter and dual averaging). The momenta and gradients of the
-  observed entries are masked to zero, so the leapfrog dynamics
-  (:func:`~pymc_ebm.step_methods.leapfrog.leapfrog_state`) never move them
-  and the per-row test is exact for the conditional of the missing entries.
+  step-size jitter and dual averaging). The transition is the package's
+  HMC kernel (:func:`~pymc_ebm.step_methods.hmc_kernel.build_kernel`) with
+  the observed entries masked: their momenta and gradients are zero, so the
+  dynamics never move them and the per-row test is exact for the
+  conditional of the missing entries.
   ShortRunHMC itself is not used because its step size adapts to the mean
   acceptance over *all* rows: rows with nothing missing always accept, and
   would drive the step size up until every row with missing entries rejects.
@@ -27,18 +28,25 @@ trainer writes the moved values back once the update has succeeded:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pytensor
 import pytensor.tensor as pt
-from pymc.step_methods.step_sizes import DualAverageAdaptation
 
 from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.step_methods.leapfrog import leapfrog_state
+from pymc_ebm.step_methods.hmc_kernel import (
+    build_kernel,
+    check_settings,
+    init,
+    potential_from_fn,
+)
+from pymc_ebm.step_methods.short_run_hmc import ShortRunHMC
+from pymc_ebm.step_methods.step_size import dual_averaging
 
 __all__ = ["MISSING_MODES", "Minibatch", "MissingInputs", "check_missing_kwargs"]
 
@@ -49,12 +57,12 @@ FILL_DEFAULTS: dict[str, Any] = {"n_fill_steps": 5, "fill_step_size": 0.01}
 
 HMC_DEFAULTS: dict[str, Any] = {
     "n_draws": 1,
-    "n_steps": 10,
-    "step_size": 0.1,
-    "target_accept": 0.65,
-    "step_jitter": 0.15,
+    **{
+        name: inspect.signature(ShortRunHMC).parameters[name].default
+        for name in ("n_steps", "step_size", "target_accept", "step_jitter")
+    },
 }
-"""Defaults of ``missing_kwargs`` for ``missing="hmc"`` (as :class:`~pymc_ebm.ShortRunHMC`'s)."""
+"""Defaults of ``missing_kwargs`` for ``missing="hmc"``: one draw, and ShortRunHMC's own."""
 
 
 class Minibatch(NamedTuple):
@@ -123,21 +131,9 @@ def check_missing_kwargs(mode: str, missing_kwargs: dict[str, Any] | None) -> di
         return settings
     settings = {**HMC_DEFAULTS, **given}
     settings["n_draws"] = positive_int("n_draws", settings["n_draws"])
-    settings["n_steps"] = positive_int("n_steps", settings["n_steps"])
-    settings["step_size"] = finite_float(
-        "step_size", settings["step_size"], low=0.0, low_open=True
-    )
-    settings["target_accept"] = finite_float(
-        "target_accept",
-        settings["target_accept"],
-        low=0.0,
-        high=1.0,
-        low_open=True,
-        high_open=True,
-    )
-    settings["step_jitter"] = finite_float(
-        "step_jitter", settings["step_jitter"], low=0.0, high=1.0, high_open=True
-    )
+    names = ("n_steps", "step_size", "target_accept", "step_jitter")
+    checked = check_settings(*(settings[name] for name in names))
+    settings.update(zip(names, checked, strict=True))
     return settings
 
 
@@ -224,37 +220,27 @@ class MissingInputs:
         momentum = pt.matrix("momentum", dtype=floatx)
         log_u = pt.vector("log_u", dtype=floatx)
         eps = pt.scalar("step_size", dtype=floatx)
-
-        def energy_grad(q):
-            u = energy.energy(q)
-            return u, pt.switch(mask, pt.grad(pt.sum(u), q), 0.0)
-
-        u0, g0 = energy_grad(v0)
-        p0 = pt.switch(mask, momentum, 0.0)
-        end = leapfrog_state(
-            [v0],
-            [p0],
-            eps,
-            self.settings["n_steps"],
-            lambda qs: [energy_grad(qs[0])[1]],
-            initial_grad=[g0],
-        )
-        q1, p1 = end.q[0], end.p[0]
-        u1 = energy.energy(q1)
-        delta = u1 + 0.5 * pt.sum(p1**2, axis=1) - u0 - 0.5 * pt.sum(p0**2, axis=1)
-        finite = pt.isfinite(delta) & pt.all(pt.isfinite(q1), axis=1)
+        valid = None
         if self._box is not None:
             low, high = (pt.as_tensor_variable(b) for b in energy.domain)
-            finite = finite & pt.all((q1 > low) & (q1 < high), axis=1)
-        delta_safe = pt.switch(finite, delta, np.inf)
-        accept = pt.lt(log_u, -delta_safe)
-        accept_prob = pt.exp(pt.minimum(0.0, -delta_safe))
-        q_new = pt.switch(accept[:, None], q1, v0)
-        self._hmc = backends.function(
-            [v0, mask, momentum, log_u, eps], [q_new, accept_prob], trust_input=True
+
+            def valid(qs):
+                return pt.all((qs[0] > low) & (qs[0] < high), axis=1)
+
+        kernel = build_kernel(
+            potential_from_fn(lambda qs: energy.energy(qs[0])),
+            n_steps=self.settings["n_steps"],
+            mask=[mask],
+            valid=valid,
         )
-        self.step_adapt = DualAverageAdaptation(
-            self.settings["step_size"], self.settings["target_accept"], 0.05, 0.75, 10.0
+        new, info = kernel(init(kernel, [v0]), [momentum], log_u, eps)
+        self._hmc = backends.function(
+            [v0, mask, momentum, log_u, eps],
+            [new.position[0], info.accept_prob],
+            trust_input=True,
+        )
+        self.step_adapt = dual_averaging(
+            self.settings["step_size"], self.settings["target_accept"]
         )
         self.tune = True
 

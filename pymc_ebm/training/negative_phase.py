@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
 
 from pymc_ebm import backends
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.model import visible
+from pymc_ebm.model.registration import visible
+from pymc_ebm.model.terms import from_box, to_box
 
 __all__ = ["NegativePhase", "SAMPLERS"]
 
@@ -134,14 +134,11 @@ class NegativePhase:
         return negatives, {"active_experts": active / k, "jump_accept": float("nan")}
 
     def _transforms(self):
-        transform = self.model.rvs_to_transforms.get(self.v)
-        x = pt.matrix("x", dtype=self.v.dtype)
-        if transform is None:
+        """Data space to the step's value space and back (identity, or the interval transform)."""
+        if self.model.rvs_to_transforms.get(self.v) is None:
             return (lambda a: a), (lambda a: a)
-        inputs = self.v.owner.inputs
-        forward = backends.function([x], transform.forward(x, *inputs))
-        backward = backends.function([x], transform.backward(x, *inputs))
-        return forward, backward
+        low, high = self.energy.domain
+        return (lambda x: from_box(x, low, high)), (lambda value: to_box(value, low, high))
 
     def run(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
         """Move ``start`` (shape ``(batch_size, dim)``) by ``k`` steps.

@@ -345,8 +345,3 @@ def role_of(var: TensorVariable) -> str | None:
 def partner_of(var: TensorVariable) -> TensorVariable | None:
     """The hidden variable of a visible one, or the visible variable of a hidden one."""
     return getattr(var, "tag", None) and var.tag.__dict__.get(_TAG_PARTNER)
-
-
-def row_potential(values: TensorVariable) -> TensorVariable:
-    """Sum every axis but the first (helper for per-row model terms)."""
-    return pt.sum(values.reshape((values.shape[0], -1)), axis=1)

@@ -10,8 +10,8 @@ import pymc as pm
 from xarray import DataTree
 
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.model import check_observed, visible
-from pymc_ebm.sampling import sample_model
+from pymc_ebm.model.registration import check_observed, visible
+from pymc_ebm.model.sampling import sample_model
 
 __all__ = ["impute"]
 

@@ -8,7 +8,7 @@ import pymc as pm
 from xarray import DataTree
 
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.model import hidden, visible
+from pymc_ebm.model.registration import hidden, visible
 
 __all__ = ["sample_fantasies"]
 

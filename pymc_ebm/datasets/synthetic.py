@@ -1,20 +1,18 @@
-"""Built-in data sets of the case studies (generated or bundled, never downloaded)."""
+"""Generated data sets of the case studies: clusters on a grid, four squares, a 3-D arm."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from pymc_ebm._validation import finite_float, positive_int
-from pymc_ebm.patches import Whitening, image_patches
 
 __all__ = [
     "ARM_LINK_LENGTHS",
-    "Whitening",
+    "FOUR_SQUARE_CENTRES",
     "arm",
     "four_squares",
     "grid_centres",
     "grid_clusters",
-    "image_patches",
     "link_lengths",
     "square_index",
 ]

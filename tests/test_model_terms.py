@@ -9,7 +9,7 @@ import pytest
 
 import pymc_ebm
 from pymc_ebm import ShortRunHMC
-from pymc_ebm.step_methods.row_independence import registered_rows, rows_are_independent
+from pymc_ebm.model.terms import registered_rows, rows_are_independent
 
 EXPERTS = pymc_ebm.Gaussian(mu=np.zeros((2, 2)), sigma=np.ones((2, 2)))
 OBSERVED = np.array([0.5, -1.0, 2.0])
