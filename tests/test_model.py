@@ -107,6 +107,21 @@ def test_hidden_replaces_potential_by_joint_energy():
     np.testing.assert_allclose(terms["h"], np.log(0.5), rtol=1e-6)  # float32 p in PyMC
 
 
+def test_hidden_in_a_nested_model_replaces_the_potential_in_the_outer_model_too():
+    # The outer model keeps its inner models' terms: it must lose the free energy as well,
+    # or its log density would count the visible's energy twice.
+    energy = unigauss()
+    with pm.Model() as outer:
+        with pm.Model("inner") as inner:
+            v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+            pymc_ebm.hidden("h", energy, v)
+    assert [p.name for p in outer.potentials] == [p.name for p in inner.potentials]
+    assert [p.name for p in outer.potentials] == ["inner::v_h_energy"]
+    assert "inner::v_energy" not in outer.named_vars
+    point = inner.initial_point()
+    np.testing.assert_allclose(outer.compile_logp()(point), inner.compile_logp()(point))
+
+
 @pytest.mark.parametrize("n_chains", [0, -2, 1.5, True, "3"])
 def test_visible_rejects_bad_n_chains(n_chains):
     with pm.Model(), pytest.raises(ValueError, match="n_chains must be a positive integer"):

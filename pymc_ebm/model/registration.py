@@ -319,9 +319,7 @@ def hidden(
     n_chains = v.type.shape[0]
     with model:
         h = pm.Bernoulli(name, p=0.5, shape=(n_chains, energy.n_experts))
-    model.potentials.remove(old)
-    model.named_vars.pop(old.name, None)
-    model.named_vars_to_dims.pop(old.name, None)
+    _drop_potential(model, old)
     with model:
         potential = pm.Potential(f"{v.name}_{name}_energy", -energy.joint_energy(v, h))
     v.tag.__dict__[_TAG_POTENTIAL] = potential
@@ -330,6 +328,24 @@ def hidden(
     h.tag.__dict__[_TAG_ROLE] = "hidden"
     h.tag.__dict__[_TAG_PARTNER] = v
     return h
+
+
+def _drop_potential(model: pm.Model, potential: TensorVariable) -> None:
+    """Take ``potential`` out of ``model`` and of the models it is nested in.
+
+    PyMC has no call that removes a model term, and the only exact way to
+    turn ``p(v)`` into ``p(v, h)`` with ``pm.Potential`` alone, adding
+    ``log p(h | v)`` as a term of its own, makes the joint log density and its
+    gradient 3-8 times as expensive for PyMC's own samplers (the free energy's
+    per-expert log-sum-exps are then computed twice). A nested model keeps
+    its terms in its parents' lists too, so they lose the potential as well.
+    """
+    while model is not None:
+        if potential in model.potentials:
+            model.potentials.remove(potential)
+        model.named_vars.pop(potential.name, None)
+        model.named_vars_to_dims.pop(potential.name, None)
+        model = model.parent
 
 
 def energy_of(var: TensorVariable) -> Energy | None:
