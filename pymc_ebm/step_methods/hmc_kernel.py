@@ -103,7 +103,7 @@ def potential_from_fn(fn: Callable[[Tensors], TensorVariable]) -> Potential:
 
     def value_and_grad(qs: Tensors) -> tuple[TensorVariable, Tensors]:
         u = fn(qs)
-        return u, list(pt.grad(pt.sum(u), qs))
+        return u, list(pt.grad(pt.sum(u), qs, disconnected_inputs="ignore"))
 
     return Potential(value_and_grad, lambda qs: value_and_grad(qs)[1])
 
