@@ -185,14 +185,17 @@ def test_graph_and_function_potentials_give_the_same_transition():
     by_graph = build_kernel(potential_from_graph(u, [q]), n_steps=7)
     by_fn = build_kernel(
         potential_from_fn(
-            lambda qs: 0.5 * pt.sum(qs[0] ** 2 * np.array([1.0, 4.0]), axis=1)
-            + pt.sum(pt.cos(qs[0]), axis=1)
+            lambda qs: (
+                0.5 * pt.sum(qs[0] ** 2 * np.array([1.0, 4.0]), axis=1)
+                + pt.sum(pt.cos(qs[0]), axis=1)
+            )
         ),
         n_steps=7,
     )
     rng = np.random.default_rng(4)
     args = (rng.standard_normal((5, 2)), rng.standard_normal((5, 2)), np.log(rng.random(5)), 0.2)
-    for a, b in zip(compile_transition(by_graph)(*args), compile_transition(by_fn)(*args)):
+    by_graph_out, by_fn_out = compile_transition(by_graph)(*args), compile_transition(by_fn)(*args)
+    for a, b in zip(by_graph_out, by_fn_out, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
