@@ -164,20 +164,13 @@ def registered_rows(model: pm.Model, block: list[TensorVariable]) -> bool:
     rvs = [model.values_to_rvs[value] for value in block]
     if any(role_of(rv) != "visible" for rv in rvs):
         return False
-    block_rvs = set(rvs)
-    own = {}
-    for rv in rvs:
-        potential = rv.tag.__dict__.get(_TAG_POTENTIAL)
-        # Tags survive model cloning but point at the original graph: match by name.
-        own[getattr(potential, "name", None)] = rv
-    for rv in model.basic_RVs:
-        if rv not in block_rvs and block_rvs & set(ancestors(rv.owner.inputs)):
-            return False
-    for potential in model.potentials:
-        touched = block_rvs & set(ancestors([potential]))
-        if touched and touched != {own.get(potential.name)}:
-            return False
-    return True
+    own = {rv: energy_potential(model, rv) for rv in rvs}
+    if None in own.values() or other_terms(model, set(rvs), exclude=set(own.values())):
+        return False
+    # each energy potential on its own variable alone
+    return all(
+        set(rvs) & set(ancestors([potential])) == {rv} for rv, potential in own.items()
+    )
 
 
 def row_log_density(model: pm.Model, value: TensorVariable) -> TensorVariable:
