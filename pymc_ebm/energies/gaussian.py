@@ -12,9 +12,22 @@ from pytensor.tensor.variable import TensorVariable
 from pymc_ebm._validation import check_shape, float_array
 from pymc_ebm.energies.base import Energy
 
-__all__ = ["Gaussian", "gaussian_log_density"]
+__all__ = ["Gaussian", "check_location_scale", "gaussian_log_density"]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def check_location_scale(mu: npt.ArrayLike, sigma: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Expert means and standard deviations as float arrays of one shape ``(n_experts, dim)``.
+
+    Raises ``ValueError`` unless both are 2-D of the same shape and ``sigma > 0``.
+    """
+    mu = float_array("mu", mu, ndim=2)
+    sigma = float_array("sigma", sigma, ndim=2)
+    check_shape("sigma", sigma, mu.shape)
+    if np.any(sigma <= 0):
+        raise ValueError("sigma must be positive")
+    return mu, sigma
 
 
 def gaussian_log_density(v: TensorVariable, mu, log_sigma) -> TensorVariable:
@@ -66,11 +79,7 @@ class Gaussian(Energy):
 
     def __init__(self, mu: npt.ArrayLike, sigma: npt.ArrayLike) -> None:
         super().__init__()
-        mu = float_array("mu", mu, ndim=2)
-        sigma = float_array("sigma", sigma, ndim=2)
-        check_shape("sigma", sigma, mu.shape)
-        if np.any(sigma <= 0):
-            raise ValueError("sigma must be positive")
+        mu, sigma = check_location_scale(mu, sigma)
         self.n_experts, self.dim = mu.shape
         self.mu = self._add_param("mu", mu)
         self.log_sigma = self._add_param("log_sigma", np.log(sigma))

@@ -12,7 +12,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._validation import check_shape, float_array
 from pymc_ebm.energies.base import Energy
-from pymc_ebm.energies.gaussian import gaussian_log_density
+from pymc_ebm.energies.gaussian import check_location_scale, gaussian_log_density
 
 __all__ = ["UniGauss"]
 
@@ -59,11 +59,7 @@ class UniGauss(Energy):
         high: npt.ArrayLike = 1.0,
     ) -> None:
         super().__init__()
-        mu = float_array("mu", mu, ndim=2)
-        sigma = float_array("sigma", sigma, ndim=2)
-        check_shape("sigma", sigma, mu.shape)
-        if np.any(sigma <= 0):
-            raise ValueError("sigma must be positive")
+        mu, sigma = check_location_scale(mu, sigma)
         self.n_experts, self.dim = mu.shape
         pi = float_array("pi", pi, ndim=1)
         check_shape("pi", pi, (self.n_experts,))

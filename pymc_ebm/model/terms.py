@@ -168,9 +168,7 @@ def registered_rows(model: pm.Model, block: list[TensorVariable]) -> bool:
     if None in own.values() or other_terms(model, set(rvs), exclude=set(own.values())):
         return False
     # each energy potential on its own variable alone
-    return all(
-        set(rvs) & set(ancestors([potential])) == {rv} for rv, potential in own.items()
-    )
+    return all(set(rvs) & set(ancestors([potential])) == {rv} for rv, potential in own.items())
 
 
 def row_log_density(model: pm.Model, value: TensorVariable) -> TensorVariable:

@@ -258,9 +258,7 @@ def build_kernel(
         block (``sqrt(M⁻¹) ξ`` for standard normals ``ξ``), ``log_u`` the
         log uniforms of the rows' tests, ``step_size`` a scalar.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    n_steps = int(n_steps)
+    n_steps = positive_int("n_steps", n_steps)
     rows = _Rows(per_row)
 
     def scale(gs: Tensors) -> Tensors:

@@ -37,6 +37,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from pymc_ebm._validation import positive_int
+
 __all__ = ["MAX_UNROLLED_STEPS", "LeapfrogState", "compile_leapfrog", "leapfrog", "leapfrog_state"]
 
 MAX_UNROLLED_STEPS = 1
@@ -119,8 +121,7 @@ def leapfrog_state(
     LeapfrogState
         Final positions, momenta and gradient.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = positive_int("n_steps", n_steps)
     q = [pt.as_tensor_variable(x) for x in q]
     p = [pt.as_tensor_variable(x) for x in p]
     if len(q) != len(p) or not q:

@@ -32,6 +32,7 @@ from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import RandomGenerator, get_random_generator, get_value_vars_from_user_vars
 from pytensor.graph.basic import Variable
 
+from pymc_ebm._validation import positive_int
 from pymc_ebm.energies.student_t import StudentT
 from pymc_ebm.model.registration import energy_of, role_of
 from pymc_ebm.model.terms import energy_potential, model_of, registered_rows
@@ -161,13 +162,7 @@ class StudentTKernel:
         u : ndarray, shape (n, n_experts)
             The precisions the last visibles were drawn from.
         """
-        if (
-            isinstance(n_sweeps, bool)
-            or not isinstance(n_sweeps, int | np.integer)
-            or n_sweeps < 1
-        ):
-            raise ValueError(f"n_sweeps must be a positive integer, got {n_sweeps!r}")
-        for _ in range(n_sweeps):
+        for _ in range(positive_int("n_sweeps", n_sweeps)):
             u = self.sample_precisions(v, rng)
             v = self.sample_visible(u, rng)
         return v, u

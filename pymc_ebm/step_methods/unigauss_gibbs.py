@@ -36,6 +36,7 @@ from pytensor.graph.basic import Variable
 from scipy.special import log_ndtr, ndtri_exp
 
 from pymc_ebm import backends
+from pymc_ebm._validation import positive_int
 from pymc_ebm.energies.unigauss import UniGauss
 from pymc_ebm.model.registration import energy_of, partner_of, role_of
 from pymc_ebm.model.terms import (
@@ -333,13 +334,7 @@ class UniGaussKernel:
         h : ndarray of bool, shape (n, n_experts)
             The hidden states the last visibles were drawn from.
         """
-        if (
-            isinstance(n_sweeps, bool)
-            or not isinstance(n_sweeps, int | np.integer)
-            or n_sweeps < 1
-        ):
-            raise ValueError(f"n_sweeps must be a positive integer, got {n_sweeps!r}")
-        for _ in range(n_sweeps):
+        for _ in range(positive_int("n_sweeps", n_sweeps)):
             h = self.sample_hidden(v, rng)
             v = self.sample_visible(h, rng)
         return v, h
