@@ -54,6 +54,7 @@ __all__ = [
     "BlockTerms",
     "energy_potential",
     "from_box",
+    "independent_rows",
     "model_of",
     "other_terms",
     "registered_rows",
@@ -362,6 +363,41 @@ def split_terms(
             f"not the variables' {n_rows}",
         )
     return BlockTerms(block_terms, other, int(n_rows), "")
+
+
+def independent_rows(
+    model: pm.Model, block: list[TensorVariable], terms: BlockTerms, point: PointType
+) -> tuple[bool, str]:
+    """Whether the rows of ``block`` are independent chains, and why not.
+
+    The rows are chains when the block's variables and terms share a leading
+    length (``terms.n_rows``) and row ``i``'s log density depends on row ``i``
+    alone: by construction (:func:`registered_rows`), or by the Jacobian
+    check (:func:`rows_are_independent`) at ``point``.
+
+    Parameters
+    ----------
+    model : pm.Model
+        The model.
+    block : list of TensorVariable
+        Value variables.
+    terms : BlockTerms
+        :func:`split_terms` of the block.
+    point : dict
+        A point of the model (the probe of the Jacobian check).
+
+    Returns
+    -------
+    independent : bool
+    reason : str
+        Why not (empty when ``independent``).
+    """
+    if not terms.n_rows:
+        return False, terms.why
+    if registered_rows(model, block):
+        return True, ""
+    potential = -sum(row_sum(t) for t in terms.block)
+    return rows_are_independent(potential, block, model.value_vars, point)
 
 
 # -- the box of a pm.Uniform visible ------------------------------------------------------------

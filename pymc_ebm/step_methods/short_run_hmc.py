@@ -34,13 +34,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm import backends
-from pymc_ebm.model.terms import (
-    BlockTerms,
-    registered_rows,
-    row_sum,
-    rows_are_independent,
-    split_terms,
-)
+from pymc_ebm.model.terms import BlockTerms, independent_rows, row_sum, split_terms
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.hmc_kernel import (
     build_kernel,
@@ -307,23 +301,16 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         """Decide between one Metropolis test per row and one joint test."""
         if per_row is False:
             return False
-        n_rows, why = terms.n_rows, terms.why
-        if n_rows and not registered_rows(model, self.vars):
-            potential = -sum(row_sum(t) for t in terms.block)
-            independent, why = rows_are_independent(
-                potential, self.vars, model.value_vars, initial_point
-            )
-            if not independent:
-                n_rows = 0
-        if per_row and not n_rows:
+        independent, why = independent_rows(model, self.vars, terms, initial_point)
+        if per_row and not independent:
             raise ValueError(f"per_row=True, but the rows are not independent chains: {why}")
-        if not n_rows:
+        if not independent:
             warnings.warn(
                 f"ShortRunHMC uses one joint Metropolis test for the whole block: {why}",
                 UserWarning,
                 stacklevel=3,
             )
-        return bool(n_rows)
+        return independent
 
     def _build(
         self,
