@@ -28,12 +28,15 @@ terms: the random variables' densities, the potentials and, for
   zero. What a local check cannot see is a coupling whose derivative is zero
   on a whole region around the probe point (a ``switch`` or ``relu`` that is
   inactive there); for such a model pass ``per_row=False`` to the step method.
-* :func:`to_box` and :func:`from_box`: PyMC's interval transform of a
-  ``pm.Uniform`` box, in NumPy, for steps that move visibles in data space.
+* :func:`value_transform`: a variable's own PyMC transform, compiled, from
+  data space to the value space step methods sample in and back;
+  :func:`to_box` and :func:`from_box`: the interval transform of a
+  ``pm.Uniform`` box in NumPy, for the Gibbs steps' inner loops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,6 +50,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 from scipy.special import expit
 
+from pymc_ebm import backends
 from pymc_ebm.model.registration import _TAG_POTENTIAL, role_of
 
 __all__ = [
@@ -64,6 +68,7 @@ __all__ = [
     "rows_are_independent",
     "split_terms",
     "to_box",
+    "value_transform",
 ]
 
 MAX_JACOBIAN_SIZE = 2**24
@@ -419,3 +424,32 @@ def to_box(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 def from_box(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """From the box ``[low, high]`` to PyMC's interval-transformed value (its ``forward``)."""
     return np.log(x - low) - np.log(high - x)
+
+
+def value_transform(
+    model: pm.Model, rv: TensorVariable, compile_kwargs: dict | None = None
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``rv``'s own transform in ``model``, compiled: data to value space, and back.
+
+    Identities when ``rv`` has no transform (a ``pm.Flat`` visible).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_ebm
+    >>> experts = pymc_ebm.UniGauss([[0.5, 0.5]], [[0.1, 0.1]], [0.5])
+    >>> with pm.Model() as model:
+    ...     v = pymc_ebm.visible("v", experts, n_chains=2)
+    >>> to_value, to_data = value_transform(model, v)
+    >>> x = np.array([[0.25, 0.5], [0.9, 0.1]])
+    >>> bool(np.allclose(to_data(to_value(x)), x))
+    True
+    """
+    transform = model.rvs_to_transforms.get(rv)
+    if transform is None:
+        return (lambda a: a), (lambda a: a)
+    x = pt.tensor("x", dtype=rv.dtype, shape=(None,) * rv.ndim)
+    inputs = rv.owner.inputs
+    kwargs = compile_kwargs or {}
+    forward = backends.function([x], transform.forward(x, *inputs), **kwargs)
+    backward = backends.function([x], transform.backward(x, *inputs), **kwargs)
+    return forward, backward

@@ -11,7 +11,7 @@ import pymc as pm
 from pymc_ebm import backends
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model.registration import visible
-from pymc_ebm.model.terms import from_box, to_box
+from pymc_ebm.model.terms import value_transform
 
 __all__ = ["NegativePhase", "SAMPLERS"]
 
@@ -75,7 +75,9 @@ class NegativePhase:
         self._kernel = self._plain_gibbs_kernel() if fast_path else None
         self.fast_path = self._kernel is not None
         # the kernel path works in data space: no transform functions to compile
-        self._to_value, self._from_value = (None, None) if self.fast_path else self._transforms()
+        self._to_value, self._from_value = (
+            (None, None) if self.fast_path else value_transform(model, self.v)
+        )
         self._point = {name: np.array(value) for name, value in model.initial_point().items()}
 
     def _build_step(self, sampler, step_kwargs, rng):
@@ -132,13 +134,6 @@ class NegativePhase:
             active += np.count_nonzero(h) / h.shape[0]
         negatives = v.astype(self.v.dtype, copy=False)
         return negatives, {"active_experts": active / k, "jump_accept": float("nan")}
-
-    def _transforms(self):
-        """Data space to the step's value space and back (identity, or the interval transform)."""
-        if self.model.rvs_to_transforms.get(self.v) is None:
-            return (lambda a: a), (lambda a: a)
-        low, high = self.energy.domain
-        return (lambda x: from_box(x, low, high)), (lambda value: to_box(value, low, high))
 
     def run(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
         """Move ``start`` (shape ``(batch_size, dim)``) by ``k`` steps.
