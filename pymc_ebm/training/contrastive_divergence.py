@@ -103,11 +103,8 @@ class ContrastiveDivergence(Trainer):
         (0-based, counting every update of this trainer), keep the running
         mean of the parameters after each update in :attr:`averaged_params`;
         :meth:`use_average` writes it into the energy. The mean damps the
-        noise that a constant learning rate leaves in the parameters (in the
-        arm study, seeds 0-2, it brought the fitted constraint units whose
-        biases match their links within 10 % from 3 of 5, 4 of 8 and 5 of 6
-        to 5 of 6, 8 of 8 and 5 of 6, most within 2 %). Start it once the
-        fit has settled: parameters that are still free to trade places or
+        noise that a constant learning rate leaves in the parameters. Start
+        it once the fit has settled: parameters that are still free to trade places or
         signs (two experts swapping, a squared filter flipping) average to
         neither. Training itself, the negative phase and the missing inputs
         always use the current parameters. ``None`` (default): no averaging.
