@@ -1,9 +1,14 @@
 """The exact maximum-likelihood gradient against finite differences of the exact log-likelihood."""
 
+import importlib.util
+
 import numpy as np
+import pytensor
 import pytest
+from pytensor.link.vm import VMLinker
 
 import pymc_ebm
+from pymc_ebm import backends
 from pymc_ebm.training.exact_gradient import (
     MaximumLikelihood,
     log_likelihood_gradient,
@@ -11,6 +16,7 @@ from pymc_ebm.training.exact_gradient import (
 )
 
 N_POINTS = 48
+HAS_JAX = importlib.util.find_spec("jax") is not None
 
 
 def exact_mean_log_likelihood(energy, X, **box):
@@ -115,3 +121,55 @@ def test_bad_input():
         ml.partial_fit(np.full((3, 2), 0.5))
     with pytest.raises(ValueError, match="outside"):
         ml.partial_fit(np.full((4, 2), 1.5))
+
+
+def test_maximum_likelihood_compiles_in_the_backend_mode(monkeypatch):
+    """As every compiled function of the package: the backend's mode, unless one is given."""
+    monkeypatch.setitem(backends.BACKENDS, "fast_compile", "FAST_COMPILE")
+    with pymc_ebm.backend("fast_compile"):
+        ml = MaximumLikelihood(tiny_unigauss(), batch_size=4, n_points=8)
+        explicit = MaximumLikelihood(
+            tiny_unigauss(), batch_size=4, n_points=8, compile_kwargs={"mode": "FAST_RUN"}
+        )
+    assert ml.compile_kwargs == {"mode": "FAST_COMPILE"}
+    assert type(ml._update.maker.linker) is VMLinker
+    assert explicit.compile_kwargs == {"mode": "FAST_RUN"}
+
+
+def test_maximum_likelihood_under_the_jax_backend_asks_for_jax_mode(monkeypatch):
+    """Without JAX installed: the update is compiled with the JAX mode's keyword arguments."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "jax" else real(name, *a),
+    )
+    compiled = []
+    monkeypatch.setattr(pytensor, "function", lambda *args, **kwargs: compiled.append(kwargs))
+    with pymc_ebm.backend("jax"):
+        ml = MaximumLikelihood(tiny_unigauss(), batch_size=4, n_points=8)
+    assert backends.uses_jax(ml.compile_kwargs)
+    assert [kwargs["mode"] for kwargs in compiled] == [backends.JAX_MODE]
+
+
+@pytest.mark.jax
+@pytest.mark.skipif(not HAS_JAX, reason="needs the jax extra")
+def test_maximum_likelihood_under_the_jax_backend_compiles_a_jax_function():
+    from pytensor.link.jax.linker import JAXLinker
+
+    X = tiny_data()[:8]
+    start = tiny_unigauss()
+    settings = {"batch_size": 4, "n_points": N_POINTS, "random_seed": 0}
+    with pymc_ebm.backend("default"):
+        reference = MaximumLikelihood(start, **settings)
+    reference.fit(X, n_updates=3, progress=False)
+    experts = tiny_unigauss()
+    with pymc_ebm.backend("jax"):
+        ml = MaximumLikelihood(experts, **settings)
+    assert isinstance(ml._update.maker.linker, JAXLinker)
+    history = ml.fit(X, n_updates=3, progress=False)
+    np.testing.assert_allclose(
+        history["log_likelihood"], reference.history["log_likelihood"], rtol=1e-6
+    )
+    for name, value in start.get_params().items():
+        np.testing.assert_allclose(experts.get_params()[name], value, rtol=1e-6)

@@ -48,12 +48,12 @@ import numpy.typing as npt
 import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from scipy.special import logsumexp
 
 from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.progress import ProgressBar
 from pymc_ebm.step_methods.hmc_kernel import build_kernel, init, potential_from_fn
 
 __all__ = ["AISRun", "GaussianBase", "UniformBoxBase", "annealed_importance_sampling", "schedule"]
@@ -276,39 +276,6 @@ class AISRun:
     acceptance: np.ndarray
 
 
-class _Bar:
-    """A rich progress bar over transitions (as PyMC shows for sampling), or nothing."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress = (
-            Progress(
-                TextColumn("AIS {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("accept {task.fields[accept]:.2f}"),
-                TimeRemainingColumn(),
-            )
-            if enabled
-            else None
-        )
-        self.task = None
-        self.total = total
-
-    def __enter__(self) -> _Bar:
-        if self.progress is not None:
-            self.progress.start()
-            self.task = self.progress.add_task("temperatures", total=self.total, accept=0.0)
-        return self
-
-    def advance(self, accept: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, accept=accept)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 def _anneal(
     transition: Callable[..., list[np.ndarray]],
     ratio: Callable[[np.ndarray], np.ndarray],
@@ -316,7 +283,7 @@ def _anneal(
     betas: np.ndarray,
     step_sizes: np.ndarray | None,
     rng: np.random.Generator,
-    bar: _Bar,
+    bar: ProgressBar,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the chains ``z`` along ``betas``; tune the step size on the way if none is given.
 
@@ -421,7 +388,8 @@ def annealed_importance_sampling(
         steps = np.full(n_trans, step)
     rng = np.random.default_rng(random_seed)
     transition, ratio = _compiled(energy, base, n_leapfrog)
-    with _Bar(n_trans * (1 if steps is not None else 2), progressbar) as bar:
+    n_moves = n_trans * (1 if steps is not None else 2)  # the pilot run, then the chains
+    with ProgressBar(n_moves, "AIS temperatures", "accept", ".2f", enabled=progressbar) as bar:
         if steps is None:
             _, steps, _ = _anneal(
                 transition, ratio, base.draw(rng, n_pilot), betas, None, rng, bar

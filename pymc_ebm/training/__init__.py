@@ -1,8 +1,9 @@
-"""Learning energies: contrastive divergence and its optimisers."""
+"""Learning energies: the trainer scaffold, contrastive divergence and its optimisers."""
 
-from pymc_ebm.training.contrastive_divergence import ContrastiveDivergence, NonFiniteUpdateError
+from pymc_ebm.training.contrastive_divergence import ContrastiveDivergence
 from pymc_ebm.training.missing_inputs import Minibatch
 from pymc_ebm.training.optimizers import SGD, Adam, Optimizer
+from pymc_ebm.training.trainer import NonFiniteUpdateError, Trainer
 
 __all__ = [
     "SGD",
@@ -11,4 +12,5 @@ __all__ = [
     "Minibatch",
     "NonFiniteUpdateError",
     "Optimizer",
+    "Trainer",
 ]

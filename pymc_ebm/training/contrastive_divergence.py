@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pytensor
 import pytensor.tensor as pt
-import xarray as xr
 
-from pymc_ebm import backends
-from pymc_ebm._validation import finite_float, non_negative_int, positive_int
+from pymc_ebm._validation import non_negative_int, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.training.missing_inputs import Minibatch, MissingInputs, check_missing_kwargs
 from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
-from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
-from pymc_ebm.training.progress import UpdateProgress
+from pymc_ebm.training.optimizers import Optimizer
+from pymc_ebm.training.trainer import NonFiniteUpdateError, Trainer, check_energy
 
 __all__ = ["ContrastiveDivergence", "Minibatch", "NonFiniteUpdateError"]
 
 
-class NonFiniteUpdateError(FloatingPointError):
-    """An update produced non-finite energies or parameters; nothing was written."""
-
-
-class ContrastiveDivergence:
+class ContrastiveDivergence(Trainer):
     """Contrastive-divergence learning of an energy's parameters.
 
     Each update takes a minibatch ``d``, gets negative samples ``c`` by
@@ -40,7 +32,9 @@ class ContrastiveDivergence:
     parameters live on an unconstrained scale (``log_sigma``, ``logit_pi``...),
     so they always stay valid. An update whose energies or new parameters
     are not finite is not applied: :class:`NonFiniteUpdateError` is raised
-    and the parameters and history of the last good update remain.
+    and the parameters and history of the last good update remain. The
+    checks, minibatches, history and ``fit`` loop are those of every
+    :class:`~pymc_ebm.training.Trainer`.
 
     Parameters
     ----------
@@ -109,11 +103,8 @@ class ContrastiveDivergence:
         (0-based, counting every update of this trainer), keep the running
         mean of the parameters after each update in :attr:`averaged_params`;
         :meth:`use_average` writes it into the energy. The mean damps the
-        noise that a constant learning rate leaves in the parameters (in the
-        arm study, seeds 0-2, it brought the fitted constraint units whose
-        biases match their links within 10 % from 3 of 5, 4 of 8 and 5 of 6
-        to 5 of 6, 8 of 8 and 5 of 6, most within 2 %). Start it once the
-        fit has settled: parameters that are still free to trade places or
+        noise that a constant learning rate leaves in the parameters. Start
+        it once the fit has settled: parameters that are still free to trade places or
         signs (two experts swapping, a squared filter flipping) average to
         neither. Training itself, the negative phase and the missing inputs
         always use the current parameters. ``None`` (default): no averaging.
@@ -126,9 +117,11 @@ class ContrastiveDivergence:
     Attributes
     ----------
     history : xarray.Dataset
-        One entry per finished update along dimension ``update``. With
-        ``missing``, also ``fill_n_missing`` (missing entries in the
-        minibatch), ``fill_move_rms`` (root mean square change of their
+        One entry per finished update along dimension ``update``: the
+        energies, their gap, ``grad_norm``, the step statistics
+        (``stat_*``), parameter norms and ``seconds``. With ``missing``,
+        also ``fill_n_missing`` (missing entries in the minibatch),
+        ``fill_move_rms`` (root mean square change of their
         filled-in values in that update; NaN when there are none) and, with
         ``"hmc"``, ``fill_accept``.
     missing_inputs : MissingInputs or None
@@ -162,6 +155,9 @@ class ContrastiveDivergence:
     (True, True)
     """
 
+    progress_label: ClassVar[str] = "CD updates"
+    _non_finite_advice: ClassVar[str] = "Lower the learning rate or the sampler's step size."
+
     def __init__(
         self,
         energy: Energy,
@@ -181,8 +177,7 @@ class ContrastiveDivergence:
         average_from: int | None = None,
         compile_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        if not isinstance(energy, Energy):
-            raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+        check_energy(energy)
         if not callable(sampler) and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS} or a callable, got {sampler!r}")
         if missing is None and missing_kwargs is not None:
@@ -190,22 +185,25 @@ class ContrastiveDivergence:
         if missing is not None:  # checked before anything is compiled
             missing_kwargs = check_missing_kwargs(missing, missing_kwargs)
         self.k = positive_int("k", k)
-        self.batch_size = positive_int("batch_size", batch_size)
-        self.energy = energy
+        self._rng = np.random.default_rng(random_seed)
+        step_rng, batch_rng = self._rng.spawn(2)
+        super().__init__(
+            energy,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            optimizer=optimizer,
+            compile_kwargs=compile_kwargs,
+            batch_rng=batch_rng,
+        )
         self.sampler = sampler
-        self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
         self.persistent = bool(persistent)
         self.average_from = (
             None if average_from is None else non_negative_int("average_from", average_from)
         )
         self.averaged_params: dict[str, np.ndarray] | None = None
         self.n_averaged = 0
-        self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
-        self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
-        # the dtype everything is compiled in; data are cast to it whatever floatX is later
-        self._float_x = pytensor.config.floatX
-        self._rng = np.random.default_rng(random_seed)
-        step_rng, self._batch_rng = self._rng.spawn(2)
         self.negative_phase = NegativePhase(
             energy, self.batch_size, sampler, step_kwargs, step_rng, fast_path=fast_path
         )
@@ -217,66 +215,34 @@ class ContrastiveDivergence:
                 energy, self.batch_size, missing, missing_kwargs, self._rng.spawn(1)[0]
             )
         )
-        self._update = self._compile_update()
-        self._records: list[dict[str, float]] = []
-        self._chains: np.ndarray | None = None
-        self._order: np.ndarray = np.empty(0, dtype=int)
-
-    # -- the compiled update ---------------------------------------------
-    def _compile_update(self):
-        energy = self.energy
-        data = pt.matrix("data", dtype=pytensor.config.floatX)
-        negatives = pt.matrix("negatives", dtype=pytensor.config.floatX)
+        data = pt.matrix("data", dtype=self._float_x)
+        negatives = pt.matrix("negatives", dtype=self._float_x)
         e_data = pt.mean(energy.energy(data))
         e_negative = pt.mean(energy.energy(negatives))
-        guarded, finite, grad_norm = guarded_step(
-            energy,
-            e_data - e_negative,
-            self.optimizer,
-            self.weight_decay,
-            pt.isfinite(e_data) & pt.isfinite(e_negative),
-        )
-        return pytensor.function(
-            [data, negatives],
-            [e_data, e_negative, finite, grad_norm],
-            updates=guarded,
-            trust_input=True,
-            **self.compile_kwargs,
-        )
+        finite = pt.isfinite(e_data) & pt.isfinite(e_negative)
+        self._compile_update([data, negatives], e_data, e_negative, finite)
+        self._chains: np.ndarray | None = None
 
     # -- validation --------------------------------------------------------
-    def _check_data(
-        self, X: npt.ArrayLike, name: str = "X", allow_nan: bool = False
-    ) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.energy.dim:
-            raise ValueError(
-                f"{name} must have shape (n, {self.energy.dim}) for this energy, got {X.shape}"
-            )
-        if allow_nan:
-            if np.any(np.isinf(X)):
-                raise ValueError(f"{name} contains inf")
-            empty = np.isnan(X).all(axis=1)
-            if np.any(empty):
-                raise ValueError(
-                    f"{name} has rows with every entry missing (NaN): "
-                    f"{np.flatnonzero(empty)[:10].tolist()}"
-                )
-        elif not np.all(np.isfinite(X)):
-            hint = (
-                " (for data with missing entries, pass missing='fill' or 'hmc' "
-                "to ContrastiveDivergence)"
-                if self.missing is None and np.any(np.isnan(X))
-                else ""
-            )
-            raise ValueError(f"{name} contains NaN or inf{hint}")
-        if self.energy.domain is not None:
-            low, high = self.energy.domain
-            if np.any(X < low) or np.any(X > high):
-                raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
-            margin = 1e-6 * (high - low)
-            X = np.clip(X, low + margin, high - margin)
-        return X.astype(self._float_x)
+    def _nan_hint(self) -> str:
+        if self.missing is not None:
+            return ""
+        return (
+            " (for data with missing entries, pass missing='fill' or 'hmc' "
+            "to ContrastiveDivergence)"
+        )
+
+    def _check_fit(self, X: npt.ArrayLike, n_updates: int) -> tuple[np.ndarray, int]:
+        """With ``missing``: ``X`` may hold ``NaN``, and is attached as the training set."""
+        X, n_updates = super()._check_fit(X, n_updates, allow_nan=self.missing_inputs is not None)
+        if self.missing_inputs is not None:
+            self.missing_inputs.attach(X)
+        return X, n_updates
+
+    def _minibatch(self, X: np.ndarray, rows: np.ndarray) -> np.ndarray | Minibatch:
+        if self.missing_inputs is not None:
+            return Minibatch(X[rows], rows)
+        return X[rows]
 
     # -- training ----------------------------------------------------------
     def partial_fit(
@@ -318,20 +284,16 @@ class ContrastiveDivergence:
             rows = self.missing_inputs.check_rows(batch, rows)
         if negatives is not None:
             negatives = self._check_rows(self._check_data(negatives, "negatives"), "negatives")
-        return self._step(batch, negatives, rows)
+        return self._step(batch, negatives=negatives, rows=rows)
 
-    def _check_rows(self, array: np.ndarray, name: str) -> np.ndarray:
-        if array.shape[0] != self.batch_size:
-            raise ValueError(f"{name} must have {self.batch_size} rows, got {array.shape[0]}")
-        return array
-
-    def _step(
+    def _update_step(
         self,
-        batch: np.ndarray,
+        batch: np.ndarray | Minibatch,
         negatives: np.ndarray | None = None,
         rows: np.ndarray | None = None,
     ) -> dict[str, float]:
-        started = time.perf_counter()
+        if isinstance(batch, Minibatch):  # from minibatches, already checked
+            batch, rows = batch
         stats: dict[str, float] = {}
         fill_record: dict[str, float] = {}
         if rows is not None:
@@ -340,40 +302,15 @@ class ContrastiveDivergence:
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        # Under JAX with several devices (or processes), the rows are split across them.
-        if backends.uses_jax(self.compile_kwargs):
-            batch_in, negatives_in = backends.shard_rows(batch), backends.shard_rows(negatives)
-        else:
-            batch_in, negatives_in = batch, negatives
-        e_data, e_negative, finite, grad_norm = self._update(batch_in, negatives_in)
-        backends.as_numpy_values(self.energy.params)
-        if not finite:
-            raise NonFiniteUpdateError(
-                f"update {len(self._records)} gave non-finite energies or parameters "
-                f"(data energy {float(e_data)}, negative energy {float(e_negative)}); "
-                "parameters were left at the last good update. Lower the learning rate or "
-                "the sampler's step size."
-            )
+        record, _ = self._run_update(batch, negatives)
         if self.persistent:
             self._chains = negatives
         if rows is not None:
             self.missing_inputs.commit(rows, batch)
         if self.average_from is not None and len(self._records) >= self.average_from:
             self._accumulate_average()
-        record = {
-            "energy_data": float(e_data),
-            "energy_negative": float(e_negative),
-            "energy_gap": float(e_negative - e_data),
-            "grad_norm": float(grad_norm),
-            **{f"stat_{key}": value for key, value in stats.items()},
-            **fill_record,
-            **{
-                f"norm_{name}": float(np.linalg.norm(p.get_value(borrow=True)))
-                for name, p in zip(self.energy.param_names, self.energy.params, strict=True)
-            },
-            "seconds": time.perf_counter() - started,
-        }
-        self._records.append(record)
+        record.update({f"stat_{key}": value for key, value in stats.items()})
+        record.update(fill_record)
         return record
 
     def _accumulate_average(self) -> None:
@@ -404,57 +341,6 @@ class ContrastiveDivergence:
             raise ValueError(f"no averaged parameters: {reason}")
         self.energy.set_params(self.averaged_params)
 
-    def _next_batch(self, X: np.ndarray) -> np.ndarray | Minibatch:
-        if self._order.size < self.batch_size:
-            self._order = np.concatenate([self._order, self._batch_rng.permutation(len(X))])
-        rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
-        if self.missing_inputs is not None:
-            return Minibatch(X[rows], rows)
-        return X[rows]
-
-    def minibatches(self, X: npt.ArrayLike, n_updates: int):
-        """Yield ``n_updates`` minibatches of ``X``: shuffled epochs, ``batch_size`` rows each.
-
-        ``fit(X, n)`` is ``partial_fit(b) for b in minibatches(X, n)`` (plus the
-        progress bar and the interruption handling). With ``missing``, the
-        first call registers ``X`` as the training set and fills in its
-        missing entries at random; later calls must pass the same ``X``
-        (``ValueError`` otherwise), and the minibatches are
-        :class:`~pymc_ebm.training.Minibatch` ``(values, rows)``.
-        """
-        X = self._check_data(X, allow_nan=self.missing_inputs is not None)
-        n_updates = positive_int("n_updates", n_updates)
-        if len(X) < self.batch_size:
-            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
-        if self.missing_inputs is not None:
-            self.missing_inputs.attach(X)
-        return (self._next_batch(X) for _ in range(n_updates))
-
-    def fit(self, X: npt.ArrayLike, n_updates: int = 1000, progress: bool = True) -> xr.Dataset:
-        """Run ``n_updates`` updates on random minibatches of ``X`` (shape ``(n, dim)``).
-
-        With ``missing``, ``X`` may hold ``NaN`` and must be the same
-        training set at every call (its filled-in values are kept per row).
-        Interrupting with Ctrl-C stops after the last finished update and
-        keeps its parameters and history (a ``RuntimeWarning`` says so).
-
-        Returns
-        -------
-        xarray.Dataset
-            :attr:`history`, one entry per update so far.
-        """
-        batches = self.minibatches(X, n_updates)
-        with UpdateProgress(n_updates, enabled=progress) as bar:
-            try:
-                for batch in batches:
-                    if isinstance(batch, Minibatch):  # already checked by minibatches
-                        bar.advance(self._step(batch.values, rows=batch.rows))
-                    else:
-                        bar.advance(self._step(batch))
-            except KeyboardInterrupt:
-                bar.interrupted(len(self._records))
-        return self.history
-
     @property
     def filled(self) -> np.ndarray | None:
         """Read-only view of the filled-in training set, shape ``(n, dim)``.
@@ -465,23 +351,5 @@ class ContrastiveDivergence:
         """
         return None if self.missing_inputs is None else self.missing_inputs.filled
 
-    @property
-    def history(self) -> xr.Dataset:
-        """Training history: energies, their gap, step statistics, parameter norms."""
-        keys: list[str] = []
-        for record in self._records:
-            keys += [key for key in record if key not in keys]
-        data = {
-            key: ("update", np.array([r.get(key, np.nan) for r in self._records], dtype=float))
-            for key in keys
-        }
-        return xr.Dataset(
-            data,
-            coords={"update": np.arange(len(self._records))},
-            attrs={
-                "sampler": str(self.sampler),
-                "k": self.k,
-                "batch_size": self.batch_size,
-                "missing": str(self.missing),
-            },
-        )
+    def _history_attrs(self) -> dict[str, Any]:
+        return {"sampler": str(self.sampler), "k": self.k, "missing": str(self.missing)}

@@ -17,20 +17,19 @@ likelihood up to the quadrature error (``O(h²)`` in the cell width ``h``).
 
 from __future__ import annotations
 
-import time
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import pytensor
 import pytensor.tensor as pt
-import xarray as xr
 from pytensor.gradient import disconnected_grad
 
-from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm import backends
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.evaluation.quadrature import grid_points
-from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
-from pymc_ebm.training.progress import UpdateProgress
+from pymc_ebm.training.optimizers import Optimizer
+from pymc_ebm.training.trainer import Trainer, check_energy
 
 __all__ = ["MaximumLikelihood", "log_likelihood_gradient", "model_expectation"]
 
@@ -43,11 +42,6 @@ def _model_terms(energy: Energy, points: np.ndarray, log_cell: float):
     e_model = -pt.sum(weights * neg_energy)
     log_z = pt.logsumexp(neg_energy) + log_cell
     return e_model, log_z
-
-
-def _check_energy(energy: Energy) -> None:
-    if not isinstance(energy, Energy):
-        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
 
 
 def model_expectation(
@@ -85,11 +79,11 @@ def model_expectation(
     >>> bool(abs(grad["mu"][0, 0]) < 1e-8)
     True
     """
-    _check_energy(energy)
+    check_energy(energy)
     points, log_cell = grid_points(energy, low, high, n_points)
     e_model, _ = _model_terms(energy, points, log_cell)
     grads = pt.grad(e_model, energy.params)
-    values = pytensor.function([], grads)()
+    values = backends.function([], grads)()
     return {
         name: np.asarray(g, dtype=float)
         for name, g in zip(energy.param_names, values, strict=True)
@@ -134,7 +128,7 @@ def log_likelihood_gradient(
     >>> bool(abs(grad["mu"][0, 0]) < 1e-8)
     True
     """
-    _check_energy(energy)
+    check_energy(energy)
     X = np.asarray(X, dtype=pytensor.config.floatX)
     if X.ndim != 2 or X.shape[1] != energy.dim or len(X) < 1:
         raise ValueError(f"X must have shape (n, {energy.dim}) with n >= 1, got {X.shape}")
@@ -142,14 +136,14 @@ def log_likelihood_gradient(
     e_model, _ = _model_terms(energy, points, log_cell)
     e_data = pt.mean(energy.energy(pt.constant(X)))
     grads = pt.grad(e_model - e_data, energy.params)
-    values = pytensor.function([], grads)()
+    values = backends.function([], grads)()
     return {
         name: np.asarray(g, dtype=float)
         for name, g in zip(energy.param_names, values, strict=True)
     }
 
 
-class MaximumLikelihood:
+class MaximumLikelihood(Trainer):
     """Stochastic-gradient maximum likelihood with the model term computed exactly on a grid.
 
     The counterpart of :class:`~pymc_ebm.ContrastiveDivergence` for 1-D and
@@ -158,8 +152,10 @@ class MaximumLikelihood:
     ``⟨∂E/∂θ⟩_p`` is the expectation under the model, by quadrature on
     ``n_points`` cells per dimension of the energy's box (see
     :func:`model_expectation`) instead of over negative samples. The only
-    noise left is that of the minibatch. Same optimisers, weight decay,
-    minibatch order and non-finite guard as contrastive divergence.
+    noise left is that of the minibatch. The data checks (data clipped into
+    the box), minibatches, history, ``fit`` loop, backend and non-finite
+    guard are those of every :class:`~pymc_ebm.training.Trainer`, as in
+    contrastive divergence.
 
     Parameters
     ----------
@@ -178,6 +174,10 @@ class MaximumLikelihood:
         The quadrature box (default: the energy's domain).
     random_seed : int, optional
         Seeds the minibatch order.
+    compile_kwargs : dict, optional
+        Keyword arguments of ``pytensor.function`` for the compiled update
+        (e.g. ``mode="JAX"``); without a ``mode``, the package-level backend's
+        (:func:`pymc_ebm.set_backend`).
 
     Attributes
     ----------
@@ -200,6 +200,8 @@ class MaximumLikelihood:
     5
     """
 
+    progress_label: ClassVar[str] = "ML updates"
+
     def __init__(
         self,
         energy: Energy,
@@ -212,118 +214,30 @@ class MaximumLikelihood:
         low: npt.ArrayLike | None = None,
         high: npt.ArrayLike | None = None,
         random_seed: int | None = None,
+        compile_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        _check_energy(energy)
-        self.energy = energy
-        self.batch_size = positive_int("batch_size", batch_size)
-        self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
-        self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
+        super().__init__(
+            energy,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            optimizer=optimizer,
+            compile_kwargs=compile_kwargs,
+            batch_rng=random_seed,
+        )
         self.points, self.log_cell = grid_points(energy, low, high, n_points)
-        self._rng = np.random.default_rng(random_seed)
-        # the dtype the update is compiled in; data are cast to it whatever floatX is later
-        self._float_x = pytensor.config.floatX
-        self._update = self._compile_update()
-        self._records: list[dict[str, float]] = []
-        self._order: np.ndarray = np.empty(0, dtype=int)
-
-    def _compile_update(self):
-        energy = self.energy
-        data = pt.matrix("data", dtype=pytensor.config.floatX)
+        data = pt.matrix("data", dtype=self._float_x)
         e_data = pt.mean(energy.energy(data))
         e_model, log_z = _model_terms(energy, self.points, self.log_cell)
-        guarded, finite, grad_norm = guarded_step(
-            energy,
-            e_data - e_model,
-            self.optimizer,
-            self.weight_decay,
-            pt.isfinite(e_data) & pt.isfinite(log_z),
-        )
-        return pytensor.function(
-            [data],
-            [e_data, e_model, log_z, finite, grad_norm],
-            updates=guarded,
-            trust_input=True,
-        )
+        finite = pt.isfinite(e_data) & pt.isfinite(log_z)
+        self._compile_update([data], e_data, e_model, finite, log_z)
 
-    def _check_data(self, X: npt.ArrayLike, name: str) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.energy.dim:
-            raise ValueError(
-                f"{name} must have shape (n, {self.energy.dim}) for this energy, got {X.shape}"
-            )
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or inf")
-        if self.energy.domain is not None:
-            low, high = self.energy.domain
-            if np.any(X < low) or np.any(X > high):
-                raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
-        return X.astype(self._float_x)
-
-    def partial_fit(self, batch: npt.ArrayLike) -> dict[str, float]:
-        """One update on one minibatch, shape ``(batch_size, dim)``; returns its record."""
-        batch = self._check_data(batch, "batch")
-        if batch.shape[0] != self.batch_size:
-            raise ValueError(f"batch must have {self.batch_size} rows, got {batch.shape[0]}")
-        return self._step(batch)
-
-    def _step(self, batch: np.ndarray) -> dict[str, float]:
-        from pymc_ebm.training.contrastive_divergence import NonFiniteUpdateError
-
-        started = time.perf_counter()
-        e_data, e_model, log_z, finite, grad_norm = self._update(batch)
-        if not finite:
-            raise NonFiniteUpdateError(
-                f"update {len(self._records)} gave non-finite energies or parameters; "
-                "parameters were left at the last good update. Lower the learning rate."
-            )
-        record = {
-            "energy_data": float(e_data),
-            "energy_negative": float(e_model),
-            "energy_gap": float(e_model - e_data),
-            "grad_norm": float(grad_norm),
-            "log_z": float(log_z),
-            "log_likelihood": float(-e_data - log_z),
-            **{
-                f"norm_{name}": float(np.linalg.norm(p.get_value(borrow=True)))
-                for name, p in zip(self.energy.param_names, self.energy.params, strict=True)
-            },
-            "seconds": time.perf_counter() - started,
-        }
-        self._records.append(record)
+    def _update_step(self, batch: np.ndarray) -> dict[str, float]:
+        record, (e_data, _, log_z) = self._run_update(batch)
+        record["log_z"] = float(log_z)
+        record["log_likelihood"] = float(-e_data - log_z)
         return record
 
-    def fit(self, X: npt.ArrayLike, n_updates: int = 1000, progress: bool = True) -> xr.Dataset:
-        """Run ``n_updates`` updates on shuffled minibatches of ``X`` (shape ``(n, dim)``).
-
-        Returns :attr:`history`. Ctrl-C stops after the last finished update.
-        """
-        X = self._check_data(X, "X")
-        n_updates = positive_int("n_updates", n_updates)
-        if len(X) < self.batch_size:
-            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
-        with UpdateProgress(n_updates, enabled=progress) as bar:
-            try:
-                for _ in range(n_updates):
-                    if self._order.size < self.batch_size:
-                        self._order = np.concatenate([self._order, self._rng.permutation(len(X))])
-                    rows, self._order = (
-                        self._order[: self.batch_size],
-                        self._order[self.batch_size :],
-                    )
-                    bar.advance(self._step(X[rows]))
-            except KeyboardInterrupt:
-                bar.interrupted(len(self._records))
-        return self.history
-
-    @property
-    def history(self) -> xr.Dataset:
-        """Training history, one entry per update (see the class docstring)."""
-        keys = list(self._records[0]) if self._records else []
-        data = {
-            key: ("update", np.array([r[key] for r in self._records], dtype=float)) for key in keys
-        }
-        return xr.Dataset(
-            data,
-            coords={"update": np.arange(len(self._records))},
-            attrs={"sampler": "exact", "batch_size": self.batch_size},
-        )
+    def _history_attrs(self) -> dict[str, Any]:
+        return {"sampler": "exact"}

@@ -1,0 +1,412 @@
+"""What every trainer of an energy shares: checks, minibatches, the guarded update, the fit loop.
+
+A learning rule (contrastive divergence, maximum likelihood on a grid, ...)
+moves the energy's parameters down ``⟨∂E/∂θ⟩_d − ⟨∂E/∂θ⟩_m`` for a
+minibatch ``d`` and a model term ``m`` (negative samples, a quadrature
+grid). :class:`Trainer` holds all that does not depend on how ``m`` is
+computed:
+
+* the settings: ``batch_size``, the optimiser and weight decay
+  (:func:`~pymc_ebm.training.optimizers.make_optimizer`), the compile
+  keyword arguments of the package-level backend
+  (:func:`pymc_ebm.backends.compile_kwargs`);
+* the data check (shape, finite, inside the energy's box, clipped ``1e-6`` of
+  the box's width away from its faces, cast to the ``floatX`` the update was
+  compiled in);
+* the compiled update (:func:`~pymc_ebm.training.optimizers.guarded_step`)
+  and its call: an update whose energies or new parameters are not finite
+  writes nothing and raises :class:`NonFiniteUpdateError`;
+* shuffled epochs of ``batch_size`` rows (:meth:`Trainer.minibatches`), one
+  record per finished update and :attr:`Trainer.history`;
+* :meth:`Trainer.fit`: the progress bar, a ``callback`` after each update,
+  and Ctrl-C, which keeps the finished updates.
+
+A trainer builds its graph in :meth:`Trainer._compile_update` and says how
+one update runs in :meth:`Trainer._update_step`; everything else comes from
+here.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pytensor
+import xarray as xr
+from pytensor.tensor.variable import TensorVariable
+
+from pymc_ebm import backends
+from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm.energies.base import Energy
+from pymc_ebm.progress import ProgressBar
+from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
+
+__all__ = ["NonFiniteUpdateError", "Trainer", "check_energy"]
+
+Callback = Callable[[dict[str, float]], Any]
+
+
+class NonFiniteUpdateError(FloatingPointError):
+    """An update produced non-finite energies or parameters; nothing was written."""
+
+
+def check_energy(energy: Energy) -> Energy:
+    """``energy`` if it is an :class:`~pymc_ebm.Energy`; ``TypeError`` otherwise."""
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    return energy
+
+
+class Trainer:
+    """Base class of the trainers: settings, data checks, minibatches, records, ``fit``.
+
+    Subclasses compile their update with :meth:`_compile_update` at the end
+    of their constructor and implement :meth:`_update_step`; a
+    ``partial_fit`` with more arguments than a minibatch overrides
+    :meth:`partial_fit`.
+
+    Parameters
+    ----------
+    energy : Energy
+        The energy to train, updated in place.
+    batch_size : int
+        Rows per minibatch.
+    learning_rate, momentum : float
+        Passed to :func:`~pymc_ebm.training.optimizers.make_optimizer`.
+    weight_decay : float
+        L2 penalty ``½ weight_decay |θ|²`` on ``energy.decayed_params``.
+    optimizer : {"sgd", "adam"} or Optimizer
+    compile_kwargs : dict, optional
+        Keyword arguments of ``pytensor.function`` for the update; without a
+        ``mode``, the package-level backend's (:func:`pymc_ebm.set_backend`).
+    batch_rng : int, numpy.random.Generator or None
+        Seed, or generator, of the minibatch order.
+
+    Attributes
+    ----------
+    progress_label : str
+        Label of the progress bar of :meth:`fit`.
+
+    Examples
+    --------
+    A trainer whose model term is the mean energy under the model by
+    self-normalised importance sampling from fixed uniform points of the box:
+
+    >>> import numpy as np, pytensor.tensor as pt, pymc_ebm
+    >>> from pytensor.gradient import disconnected_grad
+    >>> from pymc_ebm.training import Trainer
+    >>> class UniformPoints(Trainer):
+    ...     progress_label = "IS updates"
+    ...
+    ...     def __init__(self, energy, points, batch_size=20, learning_rate=0.05):
+    ...         super().__init__(energy, batch_size=batch_size, learning_rate=learning_rate,
+    ...                          momentum=0.0, weight_decay=0.0, optimizer="sgd",
+    ...                          compile_kwargs=None, batch_rng=0)
+    ...         data = pt.matrix("data", dtype=self._float_x)
+    ...         e_data = pt.mean(energy.energy(data))
+    ...         neg_energy = -energy.energy(pt.constant(points.astype(self._float_x)))
+    ...         weights = disconnected_grad(pt.special.softmax(neg_energy))
+    ...         e_model = -pt.sum(weights * neg_energy)
+    ...         finite = pt.isfinite(e_data) & pt.isfinite(e_model)
+    ...         self._compile_update([data], e_data, e_model, finite)
+    ...
+    ...     def _update_step(self, batch):
+    ...         record, _ = self._run_update(batch)
+    ...         return record
+    >>> expert = pymc_ebm.UniGauss([[0.4, 0.4]], [[0.3, 0.3]], [0.5])
+    >>> trainer = UniformPoints(expert, np.random.default_rng(0).uniform(size=(500, 2)))
+    >>> X = pymc_ebm.datasets.grid_clusters(n=100, random_seed=0)
+    >>> history = trainer.fit(X, n_updates=3, progress=False)
+    >>> history.sizes["update"], history.attrs["trainer"]
+    (3, 'UniformPoints')
+    """
+
+    progress_label: ClassVar[str] = "updates"
+    _non_finite_advice: ClassVar[str] = "Lower the learning rate."
+
+    def __init__(
+        self,
+        energy: Energy,
+        *,
+        batch_size: int,
+        learning_rate: float,
+        momentum: float,
+        weight_decay: float,
+        optimizer: str | Optimizer,
+        compile_kwargs: Mapping[str, Any] | None,
+        batch_rng: int | np.random.Generator | None,
+    ) -> None:
+        self.energy = check_energy(energy)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
+        self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
+        if compile_kwargs is not None and not isinstance(compile_kwargs, Mapping):
+            raise TypeError(
+                f"compile_kwargs must be a dict or None, got {type(compile_kwargs).__name__}"
+            )
+        self.compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        # the dtype everything is compiled in; data are cast to it whatever floatX is later
+        self._float_x = pytensor.config.floatX
+        self._batch_rng = np.random.default_rng(batch_rng)
+        self._records: list[dict[str, float]] = []
+        self._order: np.ndarray = np.empty(0, dtype=int)
+
+    # -- the compiled update ---------------------------------------------
+    def _compile_update(
+        self,
+        inputs: list[TensorVariable],
+        e_data: TensorVariable,
+        e_model: TensorVariable,
+        finite: TensorVariable,
+        *extra: TensorVariable,
+    ) -> None:
+        """Compile the step down ``e_data - e_model`` into ``self._update``.
+
+        Parameters
+        ----------
+        inputs : list of TensorVariable
+            The function's inputs, each with one row per minibatch row.
+        e_data, e_model : TensorVariable
+            Scalars: the mean energy of the data and the model term.
+        finite : TensorVariable
+            Scalar bool: the step is taken only where this (and every new
+            parameter) is finite.
+        *extra : TensorVariable
+            More outputs, handed back by :meth:`_run_update`.
+        """
+        guarded, finite, grad_norm = guarded_step(
+            self.energy, e_data - e_model, self.optimizer, self.weight_decay, finite
+        )
+        self._update = pytensor.function(
+            inputs,
+            [e_data, e_model, *extra, finite, grad_norm],
+            updates=guarded,
+            trust_input=True,
+            **self.compile_kwargs,
+        )
+
+    def _run_update(self, *inputs: np.ndarray) -> tuple[dict[str, float], list[np.ndarray]]:
+        """Call the compiled update on checked ``inputs`` (in ``floatX``).
+
+        Returns
+        -------
+        record : dict of str to float
+            ``energy_data``, ``energy_negative`` (the model term),
+            ``energy_gap`` and ``grad_norm``.
+        outputs : list of ndarray
+            ``e_data``, ``e_model`` and the extra outputs, as computed.
+
+        Raises
+        ------
+        NonFiniteUpdateError
+            When the update was not taken (nothing was written).
+        """
+        # Under JAX with several devices (or processes), the rows are split across them.
+        if backends.uses_jax(self.compile_kwargs):
+            inputs = tuple(backends.shard_rows(x) for x in inputs)
+        e_data, e_model, *extra, finite, grad_norm = self._update(*inputs)
+        backends.as_numpy_values(self.energy.params)
+        if not finite:
+            raise NonFiniteUpdateError(
+                f"update {len(self._records)} gave non-finite energies or parameters "
+                f"(data energy {float(e_data)}, negative energy {float(e_model)}); "
+                f"parameters were left at the last good update. {self._non_finite_advice}"
+            )
+        record = {
+            "energy_data": float(e_data),
+            "energy_negative": float(e_model),
+            "energy_gap": float(e_model - e_data),
+            "grad_norm": float(grad_norm),
+        }
+        return record, [e_data, e_model, *extra]
+
+    def _update_step(self, batch: Any, **kwargs: Any) -> dict[str, float]:
+        """One update on a checked minibatch; the record's entries before the parameter norms."""
+        raise NotImplementedError
+
+    def _step(self, batch: Any, **kwargs: Any) -> dict[str, float]:
+        """Time :meth:`_update_step`, add the parameter norms, keep and return the record."""
+        started = time.perf_counter()
+        record = self._update_step(batch, **kwargs)
+        for name, p in zip(self.energy.param_names, self.energy.params, strict=True):
+            record[f"norm_{name}"] = float(np.linalg.norm(p.get_value(borrow=True)))
+        record["seconds"] = time.perf_counter() - started
+        self._records.append(record)
+        return record
+
+    # -- validation --------------------------------------------------------
+    def _check_data(
+        self, X: npt.ArrayLike, name: str = "X", allow_nan: bool = False
+    ) -> np.ndarray:
+        """``X``, shape ``(n, dim)``, checked: finite (or NaN), clipped into the box, in floatX."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.energy.dim:
+            raise ValueError(
+                f"{name} must have shape (n, {self.energy.dim}) for this energy, got {X.shape}"
+            )
+        if allow_nan:
+            if np.any(np.isinf(X)):
+                raise ValueError(f"{name} contains inf")
+            empty = np.isnan(X).all(axis=1)
+            if np.any(empty):
+                raise ValueError(
+                    f"{name} has rows with every entry missing (NaN): "
+                    f"{np.flatnonzero(empty)[:10].tolist()}"
+                )
+        elif not np.all(np.isfinite(X)):
+            hint = self._nan_hint() if np.any(np.isnan(X)) else ""
+            raise ValueError(f"{name} contains NaN or inf{hint}")
+        if self.energy.domain is not None:
+            low, high = self.energy.domain
+            if np.any(X < low) or np.any(X > high):
+                raise ValueError(f"{name} has values outside the energy's box [{low}, {high}]")
+            margin = 1e-6 * (high - low)
+            X = np.clip(X, low + margin, high - margin)
+        return X.astype(self._float_x)
+
+    def _nan_hint(self) -> str:
+        """What the ``NaN`` error adds (e.g. how to learn with missing entries)."""
+        return ""
+
+    def _check_rows(self, array: np.ndarray, name: str) -> np.ndarray:
+        if array.shape[0] != self.batch_size:
+            raise ValueError(f"{name} must have {self.batch_size} rows, got {array.shape[0]}")
+        return array
+
+    def _check_fit(
+        self, X: npt.ArrayLike, n_updates: int, allow_nan: bool = False
+    ) -> tuple[np.ndarray, int]:
+        """The checked training set and number of updates of :meth:`minibatches`."""
+        X = self._check_data(X, allow_nan=allow_nan)
+        n_updates = positive_int("n_updates", n_updates)
+        if len(X) < self.batch_size:
+            raise ValueError(f"X has {len(X)} rows, fewer than batch_size={self.batch_size}")
+        return X, n_updates
+
+    # -- training ----------------------------------------------------------
+    def partial_fit(self, batch: npt.ArrayLike) -> dict[str, float]:
+        """One update on one minibatch; returns its record (one entry of :attr:`history`).
+
+        Parameters
+        ----------
+        batch : array_like, shape (batch_size, dim)
+            The data of this update (checked and clipped into the box as in :meth:`fit`).
+        """
+        return self._step(self._check_rows(self._check_data(batch, "batch"), "batch"))
+
+    def _minibatch(self, X: np.ndarray, rows: np.ndarray) -> Any:
+        """What :meth:`minibatches` yields for these rows of the training set."""
+        return X[rows]
+
+    def _next_rows(self, n: int) -> np.ndarray:
+        if self._order.size < self.batch_size:
+            self._order = np.concatenate([self._order, self._batch_rng.permutation(n)])
+        rows, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
+        return rows
+
+    def minibatches(self, X: npt.ArrayLike, n_updates: int) -> Iterator[Any]:
+        """Yield ``n_updates`` minibatches of ``X``: shuffled epochs, ``batch_size`` rows each.
+
+        ``fit(X, n)`` is ``partial_fit(b) for b in minibatches(X, n)`` (plus the
+        progress bar, the callback and the interruption handling). The epochs
+        continue across calls: a call starts with the rows the last one left.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, dim)
+            The training set, ``n >= batch_size``; checked once, here.
+        n_updates : int
+            Minibatches to yield.
+        """
+        X, n_updates = self._check_fit(X, n_updates)
+        return (self._minibatch(X, self._next_rows(len(X))) for _ in range(n_updates))
+
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        n_updates: int = 1000,
+        progress: bool = True,
+        callback: Callback | None = None,
+    ) -> xr.Dataset:
+        """Run ``n_updates`` updates on shuffled minibatches of ``X`` (shape ``(n, dim)``).
+
+        Interrupting with Ctrl-C (``KeyboardInterrupt``, also from the
+        callback) stops after the last finished update and keeps its
+        parameters and history; a ``RuntimeWarning`` says how many updates
+        were kept. An update that is not finite raises
+        :class:`NonFiniteUpdateError` and leaves the last good update.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, dim)
+            The training set (see :meth:`minibatches`).
+        n_updates : int, default 1000
+            Updates to run.
+        progress : bool, default True
+            Show a progress bar with the energy gap of the last update.
+        callback : callable, optional
+            ``callback(record)`` after each finished update, with its record
+            (the entry just added to :attr:`history`). A return value that is
+            true stops training after this update; ``None`` goes on.
+
+        Returns
+        -------
+        xarray.Dataset
+            :attr:`history`, one entry per update so far.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+        batches = self.minibatches(X, n_updates)
+        with ProgressBar(n_updates, self.progress_label, "gap", "+.3f", enabled=progress) as bar:
+            try:
+                for batch in batches:
+                    record = self._step(batch)  # already checked by minibatches
+                    bar.advance(record["energy_gap"])
+                    if callback is not None and callback(record):
+                        break
+            except KeyboardInterrupt:
+                warnings.warn(
+                    f"training interrupted; kept the parameters and history of "
+                    f"{len(self._records)} updates",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return self.history
+
+    # -- history -----------------------------------------------------------
+    def _history_attrs(self) -> dict[str, Any]:
+        """The trainer's own attributes of :attr:`history`."""
+        return {}
+
+    @property
+    def history(self) -> xr.Dataset:
+        """Training history: one entry per finished update along dimension ``update``.
+
+        Every trainer records ``energy_data``, ``energy_negative`` (the model
+        term), ``energy_gap``, ``grad_norm``, ``norm_<parameter>`` and
+        ``seconds``; a key missing from some updates is ``NaN`` there. The
+        attributes name the trainer, its settings and optimiser.
+        """
+        keys: list[str] = []
+        for record in self._records:
+            keys += [key for key in record if key not in keys]
+        data = {
+            key: ("update", np.array([r.get(key, np.nan) for r in self._records], dtype=float))
+            for key in keys
+        }
+        return xr.Dataset(
+            data,
+            coords={"update": np.arange(len(self._records))},
+            attrs={
+                "trainer": type(self).__name__,
+                **self._history_attrs(),
+                "batch_size": self.batch_size,
+                "optimizer": type(self.optimizer).__name__,
+                "learning_rate": self.optimizer.learning_rate,
+                "weight_decay": self.weight_decay,
+            },
+        )
