@@ -41,8 +41,8 @@
 # 7. mixing: `UniGaussGibbs` with and without its mode jumps, and PyMC's
 #    default NUTS + BinaryGibbsMetropolis.
 #
-# The code is shared with `python -m pymc_ebm demo unigauss`
-# (`pymc_ebm.studies.unigauss_clusters` and `unigauss_figures`). Set
+# The code is shared with `python -m pymc_ebm_demos unigauss`
+# (`pymc_ebm_demos.unigauss_clusters` and `unigauss_figures`). Set
 # `PYMC_EBM_QUICK=1` to run at reduced size (what the test suite does). Quick
 # training is far too short for the experts to become stripes, so quick
 # figures show broad, round experts. The text describes the full-size run.
@@ -64,8 +64,8 @@ import pymc_ebm
 from pymc_ebm.datasets import grid_centres, grid_clusters
 from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.step_methods import UniGaussKernel
-from pymc_ebm.studies import unigauss_clusters as study
-from pymc_ebm.studies import unigauss_figures as figures
+from pymc_ebm_demos import unigauss_clusters as study
+from pymc_ebm_demos import unigauss_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.StudySettings.quick() if QUICK else study.StudySettings()
@@ -244,10 +244,10 @@ show("training.png")
 # experts with the grid line each stripe pins down.
 
 # %%
-figures.experts(X, experts, "experts.png")
+kinds = study.expert_orientation(experts)
+figures.experts(X, experts, kinds, "experts.png")
 show("experts.png")
 
-kinds = study.expert_orientation(experts)
 mu, sigma, pi = experts.mu.get_value(), experts.sigma, experts.pi
 table_experts = pd.DataFrame(
     {
@@ -587,7 +587,7 @@ print(
 # recipe again on `settings.robustness_seeds` (ten at full size, three in
 # quick mode) and reports, from the exact cell masses (quadrature), the
 # missing-cell ratio, the present cells covered and the exact training
-# log-likelihood. `python -m pymc_ebm demo unigauss` writes the same table
+# log-likelihood. `python -m pymc_ebm_demos unigauss` writes the same table
 # (`per_seed`, `seeds_meeting_target` in `summary.json`; `--seed S` picks
 # the run whose fantasies are drawn). The target is a ratio of at least 0.5
 # with all 24 present cells covered.
@@ -617,7 +617,9 @@ print("lecture's plain recipe, seed 3:", study.fantasy_metrics(None, shares=plai
 print(f"exact mean log p(data): {study.mean_log_likelihood(plain_experts, X_plain, N_GRID):.3f}")
 print("exact cell masses (%), rows x = 1/6 .. 5/6, columns y = 1/6 .. 5/6:")
 print(pd.DataFrame(100 * plain_shares.reshape(5, 5)).round(1).to_string())
-figures.experts(X_plain, plain_experts, "experts_seed3_plain.png")
+figures.experts(
+    X_plain, plain_experts, study.expert_orientation(plain_experts), "experts_seed3_plain.png"
+)
 show("experts_seed3_plain.png")
 
 # %% [markdown]

@@ -37,8 +37,8 @@
 # 4. **Imputation** of held-out arms with missing entries as PyMC variables
 #    (`pymc_ebm.impute`), with posterior intervals.
 #
-# The code is shared with `python -m pymc_ebm demo arm`
-# (`pymc_ebm.studies.arm`, `arm_figures`, `best_line`). Set `PYMC_EBM_QUICK=1`
+# The code is shared with `python -m pymc_ebm_demos arm`
+# (`pymc_ebm_demos.arm`, `arm_figures`, `best_line`). Set `PYMC_EBM_QUICK=1`
 # to run at reduced size (what the test suite does); quick runs are far too
 # short to learn the arm, and the text describes the full-size run.
 
@@ -49,9 +49,9 @@ import numpy as np
 from IPython.display import Image, display
 
 from pymc_ebm.datasets import arm, link_lengths
-from pymc_ebm.studies import arm as study
-from pymc_ebm.studies import arm_figures
-from pymc_ebm.studies.best_line import best_line, plot_best_line
+from pymc_ebm_demos import arm as study
+from pymc_ebm_demos import arm_figures
+from pymc_ebm_demos.best_line import best_line, plot_best_line
 
 QUICK = os.environ.get("PYMC_EBM_QUICK") == "1"
 SEED = 0

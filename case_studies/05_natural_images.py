@@ -28,8 +28,8 @@
 # by the kurtosis of their outputs on held-out patches, next to
 # scikit-learn's `FastICA` on the same whitened patches.
 #
-# The code is shared with `python -m pymc_ebm demo patches`
-# (`pymc_ebm.studies.natural_images`). Set `PYMC_EBM_QUICK=1` to run at tiny
+# The code is shared with `python -m pymc_ebm_demos patches`
+# (`pymc_ebm_demos.natural_images`). Set `PYMC_EBM_QUICK=1` to run at tiny
 # size (6×6 patches, 64 experts, 120 updates: what the test suite does);
 # the quick filters are far from Gabors, and the text describes what the
 # full-size recipe is for.
@@ -42,8 +42,8 @@ import numpy as np
 from IPython.display import Image, display
 
 from pymc_ebm.evaluation.gabor import fit_gabor, gabor
-from pymc_ebm.studies import natural_images as study
-from pymc_ebm.studies import natural_images_figures as figures
+from pymc_ebm_demos import natural_images as study
+from pymc_ebm_demos import natural_images_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.StudySettings.quick() if QUICK else study.StudySettings()
@@ -212,7 +212,7 @@ print(
 # product on FastICA's filters within its standard error at 63 and at 255
 # dimensions (see `StudySettings`).
 #
-# At full size (`python -m pymc_ebm demo patches --seed S`, 8000 updates,
+# At full size (`python -m pymc_ebm_demos patches --seed S`, 8000 updates,
 # 10 000 held-out patches, 255 whitened dimensions), seeds 0 / 1 / 2:
 #
 # | model | nats per whitened patch (± se over patches) |
@@ -236,7 +236,7 @@ print(
 # (as here: 768 filters in 255 dimensions). The chains start at zero, far
 # from the data; R-hat and ESS say whether they mixed.
 #
-# At full size (`python -m pymc_ebm demo patches`, seeds 0, 1, 2) the
+# At full size (`python -m pymc_ebm_demos patches`, seeds 0, 1, 2) the
 # fantasies mixed (R-hat max 1.031-1.035) but are far less sparse than the
 # photographs: the median excess kurtosis of the learned filters' outputs is
 # 0.40 on the fantasies against 19.9-20.5 on held-out patches. Each filter

@@ -40,8 +40,8 @@ from IPython.display import Image, display
 
 from pymc_ebm.energies import torus_pooling
 from pymc_ebm.evaluation.gabor import neighbour_ratios
-from pymc_ebm.studies import natural_images as study
-from pymc_ebm.studies import natural_images_figures as figures
+from pymc_ebm_demos import natural_images as study
+from pymc_ebm_demos import natural_images_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.StudySettings.quick() if QUICK else study.StudySettings()

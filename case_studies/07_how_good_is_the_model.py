@@ -35,8 +35,8 @@
 #    three seeds;
 # 4. which rule comes closest to maximum likelihood on each problem.
 #
-# The code is shared with `python -m pymc_ebm demo evaluate`
-# (`pymc_ebm.studies.evaluate` and `evaluate_figures`). Set
+# The code is shared with `python -m pymc_ebm_demos evaluate`
+# (`pymc_ebm_demos.evaluate` and `evaluate_figures`). Set
 # `PYMC_EBM_QUICK=1` to run at reduced size (what the test suite does: two
 # seeds, 100 updates, hardly any learning); the text describes the full-size
 # run (three seeds, 2000 updates per rule, about ten minutes on two cores).
@@ -49,8 +49,8 @@ import pandas as pd
 from IPython.display import Image, display
 
 import pymc_ebm
-from pymc_ebm.studies import evaluate as study
 from pymc_ebm.training.exact_gradient import log_likelihood_gradient
+from pymc_ebm_demos import evaluate as study
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.EvaluateSettings.quick() if QUICK else study.EvaluateSettings()
@@ -171,7 +171,7 @@ for name, problem_result in result["problems"].items():
 # %% [markdown]
 # ## 5. What the numbers say
 #
-# One full run (`python -m pymc_ebm demo evaluate`, seeds 0, 1, 2, 2000
+# One full run (`python -m pymc_ebm_demos evaluate`, seeds 0, 1, 2, 2000
 # updates per rule; 6 minutes of CPU), final held-out log-likelihood in nats
 # per point, mean ± sd over seeds, and the gap to maximum likelihood paired by
 # seed:
@@ -229,7 +229,7 @@ for name, problem_result in result["problems"].items():
 # data=X)`: a Gaussian base fitted to the training patches, 1000
 # temperatures, 128 chains, 10 leapfrog steps per transition), next to two
 # models whose `log Z` is exact: a Gaussian (PCA) and the complete product of
-# Student-t experts on FastICA's filters. `python -m pymc_ebm demo patches`
+# Student-t experts on FastICA's filters. `python -m pymc_ebm_demos patches`
 # computes them (`natural_images.score_models`; case study 05 shows the
 # code). Held-out log-likelihood in nats per whitened patch, 10 000 patches,
 # seeds 0 / 1 / 2:

@@ -1,6 +1,6 @@
 """Natural image patches: a product of Student-t experts, a topographic product and FastICA.
 
-Shared by ``python -m pymc_ebm demo patches`` and the case studies
+Shared by ``python -m pymc_ebm_demos patches`` and the case studies
 ``case_studies/05_natural_images`` and ``06_topographic_maps``. The lecture's
 recipe (Teh et al. 2003; Osindero et al. 2006): 16×16 grey patches, mean
 removed and PCA-whitened (255 components), 768 Student-t experts (3×
@@ -34,14 +34,20 @@ from scipy.special import digamma
 from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
 
-from pymc_ebm.datasets import image_patches
-from pymc_ebm.datasets.patches import Whitening
-from pymc_ebm.energies import StudentT, TopographicStudentT, torus_pooling
-from pymc_ebm.energies.base import Energy
-from pymc_ebm.evaluation import log_likelihood, log_partition
+from pymc_ebm import (
+    ContrastiveDivergence,
+    Energy,
+    StudentT,
+    TopographicStudentT,
+    log_likelihood,
+    log_partition,
+    sample_fantasies,
+    save,
+)
+from pymc_ebm.datasets import Whitening, image_patches
+from pymc_ebm.diagnostics import summary
+from pymc_ebm.energies import torus_pooling
 from pymc_ebm.evaluation.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
-from pymc_ebm.io import save
-from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
     "FilterQuality",
@@ -101,7 +107,7 @@ class StudySettings:
     R² 0.8 are mostly checkerboards at the highest frequencies and filters
     whose faint white-noise background has not yet decayed.
 
-    **Full size** (``python -m pymc_ebm demo patches --seed S``, the three
+    **Full size** (``python -m pymc_ebm_demos patches --seed S``, the three
     seeds run side by side on the 2-core machine; seeds 0 / 1 / 2):
     ``gabor_r2_share`` 0.836 / 0.833 / 0.832 against FastICA's 0.898 /
     0.859 / 0.878 (median R² 0.907 / 0.907 / 0.906 against 0.919 / 0.914 /
@@ -396,8 +402,6 @@ def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
     seconds : float
         Time of ``pm.sample`` (compilation included).
     """
-    from pymc_ebm.model.sampling import sample_fantasies
-
     started = time.perf_counter()
     with pytensor.config.change_flags(floatX=settings.dtype):
         idata = sample_fantasies(
@@ -425,8 +429,6 @@ def fantasy_summary(
     filters' outputs on the fantasies) and ``kurtosis_median_model_filters``
     (the same on the held-out patches ``X_test``).
     """
-    from pymc_ebm.evaluation.diagnostics import summary
-
     diagnostics = summary(idata, var_names=["v"])
     samples = idata.posterior["v"].values.reshape(-1, X_test.shape[1])
     W = energy.W.get_value().astype(float)
@@ -463,7 +465,7 @@ def gaussian_log_likelihood(X_train: np.ndarray, X_test: np.ndarray) -> tuple[fl
     Examples
     --------
     >>> import numpy as np
-    >>> from pymc_ebm.studies.natural_images import gaussian_log_likelihood
+    >>> from pymc_ebm_demos.natural_images import gaussian_log_likelihood
     >>> X = np.random.default_rng(0).normal(size=(20_000, 3))
     >>> mean, se = gaussian_log_likelihood(X[:10_000], X[10_000:])
     >>> bool(abs(mean + 1.5 * np.log(2 * np.pi * np.e)) < 4 * se)  # minus the entropy
@@ -521,7 +523,7 @@ def complete_pot(W: np.ndarray, X: np.ndarray) -> StudentT:
     recovers ``α`` from the unmixing filters.
 
     >>> import numpy as np
-    >>> from pymc_ebm.studies.natural_images import complete_pot
+    >>> from pymc_ebm_demos.natural_images import complete_pot
     >>> rng = np.random.default_rng(0)
     >>> S = rng.standard_t(5, size=(50_000, 2)) / np.sqrt(5 / 2)
     >>> W = np.array([[1.0, 0.5], [0.0, 2.0]])
@@ -660,7 +662,7 @@ def run(
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.studies import natural_images_figures as figures
+    from pymc_ebm_demos import natural_images_figures as figures
 
     settings = StudySettings.quick() if quick else StudySettings()
     if seed is not None:

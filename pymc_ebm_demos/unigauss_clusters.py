@@ -1,6 +1,6 @@
 """The 24-cluster study: 15 uni-gauss experts learn a 5×5 grid with one cell missing.
 
-Shared by ``python -m pymc_ebm demo unigauss`` and the case-study notebook
+Shared by ``python -m pymc_ebm_demos unigauss`` and the case-study notebook
 ``case_studies/02_unigauss_clusters``.
 """
 
@@ -16,11 +16,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from pymc_ebm import ContrastiveDivergence, UniGauss, UniGaussGibbs, grid_density, hidden, visible
 from pymc_ebm.datasets import grid_centres, grid_clusters
-from pymc_ebm.energies.unigauss import UniGauss
-from pymc_ebm.evaluation.diagnostics import DiagnosticsSummary, summary
-from pymc_ebm.model import hidden, visible
-from pymc_ebm.training import ContrastiveDivergence
+from pymc_ebm.diagnostics import DiagnosticsSummary, summary
+from pymc_ebm.step_methods import UniGaussKernel
 
 __all__ = [
     "StudySettings",
@@ -289,8 +288,6 @@ def sample_experts(
     Returns the DataTree and the seconds ``pm.sample`` took (compilation,
     tuning and draws).
     """
-    from pymc_ebm.step_methods import UniGaussGibbs
-
     with pm.Model():
         v = visible("v", experts, n_chains=n_chains)
         h = hidden("h", experts, v)
@@ -329,8 +326,6 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
     (:func:`~pymc_ebm.evaluation.quadrature.grid_density`); the cell width must be well
     below the experts' smallest σ.
     """
-    from pymc_ebm.evaluation.quadrature import grid_density
-
     grid = grid_density(experts, n_points=n_grid)
     mass = grid.density * np.outer(np.diff(grid.edges[0]), np.diff(grid.edges[1]))
     one_hot = [np.eye(5)[_cell_index(points)] for points in grid.points]  # (n_grid, 5) each
@@ -339,8 +334,6 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
 
 def mean_log_likelihood(experts: UniGauss, X: np.ndarray, n_grid: int = 1000) -> float:
     """Exact mean ``log p(x)`` of the rows of ``X``, with ``log Z`` by 2-D quadrature."""
-    from pymc_ebm.evaluation.quadrature import grid_density
-
     log_z = grid_density(experts, n_points=n_grid).log_z
     return float(-np.mean(experts.energy_fn()(np.asarray(X, dtype=float))) - log_z)
 
@@ -373,8 +366,6 @@ def one_sweep_moves(
     ``(n,)``, is the fraction of sweeps that end nearest to another centre
     than they started.
     """
-    from pymc_ebm.step_methods import UniGaussKernel
-
     rng = np.random.default_rng(random_seed)
     start = np.repeat(np.asarray(v, dtype=float).reshape(-1, 2), n_repeats, axis=0)
     end, _ = UniGaussKernel(experts).sweep(start, rng)
@@ -457,7 +448,7 @@ def run(
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.studies import unigauss_figures as figures
+    from pymc_ebm_demos import unigauss_figures as figures
 
     settings = StudySettings.quick() if quick else StudySettings()
     if seed is not None:
@@ -509,7 +500,7 @@ def run(
             result["ess_per_second_default"], 1e-12
         )
         figures.mixing(gibbs, default, out / "mixing.png")
-    figures.experts(X, experts, out / "experts.png")
+    figures.experts(X, experts, expert_orientation(experts), out / "experts.png")
     figures.free_energy(X, experts, out / "free_energy.png")
     figures.fantasies(X, fantasies, out / "fantasies.png")
     figures.training(history, out / "training.png")

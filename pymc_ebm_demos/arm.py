@@ -8,7 +8,7 @@ divergence with the HMC shortcut on arms of 5 joints and 4 links
 the links kept their lengths; the learned quadratic forms show which link
 constraints each unit combined (the lecture's bias table).
 
-Measured at full size (``python -m pymc_ebm demo arm --seed S``, one BLAS
+Measured at full size (``python -m pymc_ebm_demos arm --seed S``, one BLAS
 thread, the three seeds side by side on the 2-core machine, 306–311 s wall
 each; train 11.7–11.9 s, with missing inputs 23 s, imputation 74–80 s):
 
@@ -88,18 +88,21 @@ import pytensor
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
 
-from pymc_ebm import backends
-from pymc_ebm.datasets import link_lengths
-from pymc_ebm.energies.combine import ProductOfExperts
-from pymc_ebm.energies.constraints import FASConstraints
-from pymc_ebm.energies.gaussian import Gaussian
+import pymc_ebm
+from pymc_ebm import (
+    ContrastiveDivergence,
+    FASConstraints,
+    Gaussian,
+    ModeJump,
+    ProductOfExperts,
+    impute,
+    sample_fantasies,
+)
+from pymc_ebm.datasets import arm, link_lengths
 from pymc_ebm.model import missing_layout
-from pymc_ebm.model.sampling import sample_fantasies
 from pymc_ebm.model.terms import row_log_density
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.mode_jump import ModeJump
 from pymc_ebm.step_methods.untuned import UntunedStep
-from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
     "ArmReflection",
@@ -289,7 +292,7 @@ def link_difference_operators(n_joints: int = 5) -> np.ndarray:
 
     Examples
     --------
-    >>> from pymc_ebm.studies.arm import link_difference_operators
+    >>> from pymc_ebm_demos.arm import link_difference_operators
     >>> D = link_difference_operators()
     >>> D.shape, D[0, 0, :6].tolist()
     ((4, 3, 15), [-1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
@@ -335,7 +338,7 @@ def determined_entries(arms: np.ndarray, missing: np.ndarray) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from pymc_ebm.datasets import arm
-    >>> from pymc_ebm.studies.arm import determined_entries
+    >>> from pymc_ebm_demos.arm import determined_entries
     >>> X, _ = arm(1, random_seed=0)
     >>> missing = np.zeros((1, 15), dtype=bool)
     >>> missing[0, [0, 12, 13]] = True  # x of the base; x and y of the tip
@@ -493,7 +496,7 @@ class ArmReflection(UntunedStep, ModelFreeCopy, BlockedStep):
                     self.slot_of[r, column] = slot
         self.n_joints = observed.shape[1] // 3
         self._logp_graph = ([value], row_log_density(model, value))  # the graph, not the model
-        self._compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        self._compile_kwargs = pymc_ebm.compile_kwargs(compile_kwargs)
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked
@@ -637,10 +640,6 @@ def heldout_imputation(
         ``jump_accept``, ``imputation_seconds``, and for plots ``truth``,
         ``observed``, ``filled``, ``lower``, ``upper``.
     """
-    from pymc_ebm.datasets import arm
-    from pymc_ebm.model import missing_layout
-    from pymc_ebm.model.imputation import impute
-
     truth, _ = arm(settings.n_heldout, random_seed=settings.seed + 1000)
     observed, _ = arm(
         settings.n_heldout,
@@ -725,9 +724,8 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.datasets import arm
-    from pymc_ebm.studies import arm_figures as figures
-    from pymc_ebm.studies.best_line import best_line, plot_best_line
+    from pymc_ebm_demos import arm_figures as figures
+    from pymc_ebm_demos.best_line import best_line, plot_best_line
 
     settings = ArmSettings.quick(seed) if quick else ArmSettings(seed=seed)
     out = Path(out_dir)

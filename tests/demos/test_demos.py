@@ -1,4 +1,4 @@
-"""The demos, run as the README says: ``python -m pymc_ebm demo NAME --out DIR [--quick]``.
+"""The demos, run as the README says: ``python -m pymc_ebm_demos NAME --out DIR [--quick]``.
 
 Each test runs the documented command line (:data:`UNIGAUSS`, :data:`FOUR_SQUARES`,
 listed in ``tests/test_commands.py``) as a subprocess, with a temporary output
@@ -12,11 +12,11 @@ import pytest
 
 import pymc_ebm
 
-UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
-FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
-ARM = "python -m pymc_ebm demo arm --out DIR"  # README
-PATCHES = "python -m pymc_ebm demo patches --out DIR"  # README
-EVALUATE = "python -m pymc_ebm demo evaluate --out DIR"  # README
+UNIGAUSS = "python -m pymc_ebm_demos unigauss --out demo_output"  # README; `make demo`
+FOUR_SQUARES = "python -m pymc_ebm_demos four-squares --out DIR"  # README
+ARM = "python -m pymc_ebm_demos arm --out DIR"  # README
+PATCHES = "python -m pymc_ebm_demos patches --out DIR"  # README
+EVALUATE = "python -m pymc_ebm_demos evaluate --out DIR"  # README
 
 
 def run_demo(python_m, command, out, quick, seed=None):
