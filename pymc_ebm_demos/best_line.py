@@ -35,10 +35,8 @@ direction of the constraint is read from ``w`` alone.
 
 With outliers uniform in the square ``[-3, 3]²`` instead (``outlier_box=(3,
 3)``), their covariance is isotropic: the Gaussian answer is then unbiased
-and only noisier (about 1°, by chance sometimes much less), so the margin
-is smaller: on seeds 0-4 (``n = 500``, 20% outliers) the Student-t error
-was 0.10-0.31 of the Gaussian one there, against 0.07-0.08 with the default
-box (:func:`seed_table` with ``outlier_box=(3.0, 3.0)`` and with the default).
+and only noisier, so the margin is smaller (:func:`seed_table` compares the
+two; case study 04 has the figures).
 """
 
 from __future__ import annotations

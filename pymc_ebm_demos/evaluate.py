@@ -34,23 +34,8 @@ online_hmc the lecture's online HMC: from the data, 30 leapfrog steps with the
 ml         none: the exact model term on the quadrature grid
 ========== ==================================================================
 
-Measured (full size, seeds 0-2, 2000 updates; about 6 minutes of CPU):
-final held-out log-likelihood, mean ± sd over seeds, in nats per point:
-
-================== ============== ==============
-rule               clusters       squares
-================== ============== ==============
-CD-1               1.93 ± 1.39    −2.17 ± 0.37
-CD-10              3.11 ± 0.39    −1.63 ± 0.77
-persistent CD      1.20 ± 0.37    −1.82 ± 0.47
-HMC shortcut       1.55 ± 0.33    −1.86 ± 0.70
-online HMC         2.71 ± 0.70    −1.66 ± 0.47
-maximum likelihood 3.59 ± 0.43    −1.14 ± 0.02
-================== ============== ==============
-
-CD-10 came closest to maximum likelihood on both problems (gaps −0.48 ±
-0.49 and −0.49 ± 0.78, paired by seed), online HMC next; the differences
-between the better sampling rules are within the spread over seeds.
+The measured curves (full size, seeds 0-2) and what they say are in the case
+study ``case_studies/07_how_good_is_the_model``, section 5.
 
 Shared by ``python -m pymc_ebm_demos evaluate`` and the case study
 ``case_studies/07_how_good_is_the_model``.
@@ -120,9 +105,8 @@ class EvaluateSettings:
     cells of width ``1/300`` (scoring) or ``1/100`` (ML gradient) the
     midpoint rule is exact to far below 0.01 nats, or a relative 3e-4, for
     Gaussian bumps of that width (its error falls like ``exp(-2π²σ²/h²)``).
-    The ML gradient of the network costs about 20 ms per update on 48²
-    cells of width 1/12 (a network with sigmoid units is smooth on that
-    scale); it dominates the run time.
+    The network's ML gradient uses 48² cells of width 1/12 (a network with
+    sigmoid units is smooth on that scale).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)

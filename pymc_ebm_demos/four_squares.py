@@ -161,7 +161,7 @@ def exact_metrics_fn(
 
     The returned function re-reads the shared parameters at every call, so it
     can follow the model during training at the cost of one energy
-    evaluation on the grid (about 10 ms for ``n_grid=200``).
+    evaluation on the grid.
     """
     low, high = BOX
     edges = np.linspace(low, high, n_grid + 1)
