@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 
 from pymc_ebm import BoxJump, ContrastiveDivergence, MLPEnergy, backends, sample_fantasies
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
-from pymc_ebm.diagnostics import summary
+from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.step_methods import hmc_with_box_jumps
 
 __all__ = [

@@ -45,8 +45,8 @@ from pymc_ebm import (
     save,
 )
 from pymc_ebm.datasets import Whitening, image_patches
-from pymc_ebm.diagnostics import summary
 from pymc_ebm.energies import torus_pooling
+from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.evaluation.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
 
 __all__ = [

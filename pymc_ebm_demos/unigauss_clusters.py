@@ -18,7 +18,7 @@ import xarray as xr
 
 from pymc_ebm import ContrastiveDivergence, UniGauss, UniGaussGibbs, grid_density, hidden, visible
 from pymc_ebm.datasets import grid_centres, grid_clusters
-from pymc_ebm.diagnostics import DiagnosticsSummary, summary
+from pymc_ebm.evaluation.diagnostics import DiagnosticsSummary, summary
 from pymc_ebm.step_methods import UniGaussKernel
 
 __all__ = [
