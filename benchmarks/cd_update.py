@@ -33,7 +33,7 @@ from benchmarks._common import (
     spread,
 )
 from pymc_ebm.step_methods import UniGaussKernel
-from pymc_ebm.studies import unigauss_clusters as study
+from pymc_ebm_demos import unigauss_clusters as study
 
 NAME = "cd_update"
 TARGET = 1.5

@@ -33,7 +33,7 @@ from benchmarks._common import (
     spread,
 )
 from benchmarks.pot_hmc import short_run_hmc_kwargs
-from pymc_ebm.studies import unigauss_clusters as study
+from pymc_ebm_demos import unigauss_clusters as study
 
 NAME = "hmc_small"
 TARGET = 10.0

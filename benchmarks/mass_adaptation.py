@@ -38,7 +38,7 @@ import pymc as pm
 
 import pymc_ebm
 from benchmarks._common import Check, Result, fmt_time
-from pymc_ebm.studies.arm import link_difference_operators
+from pymc_ebm_demos.arm import link_difference_operators
 
 NAME = "mass_adaptation"
 TARGET = 10.0

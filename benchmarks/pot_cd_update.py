@@ -42,7 +42,7 @@ from benchmarks._common import (
     spread,
 )
 from benchmarks.pot_hmc import RecordingRNG
-from pymc_ebm.studies import natural_images
+from pymc_ebm_demos import natural_images
 
 NAME = "pot_cd_update"
 N_BATCHES = 16

@@ -54,7 +54,7 @@ def make_model(path: str | Path = MODEL_PATH, n_updates: int = 40) -> Path:
     """
     from dataclasses import replace
 
-    from pymc_ebm.studies import natural_images
+    from pymc_ebm_demos import natural_images
 
     settings = replace(natural_images.StudySettings(), n_updates=n_updates)
     X, _, _ = natural_images.load_patches(settings)

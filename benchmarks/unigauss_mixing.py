@@ -21,7 +21,7 @@ import pymc as pm
 import pymc_ebm
 from benchmarks._common import Check, Result, fmt_time
 from pymc_ebm.evaluation.diagnostics import summary
-from pymc_ebm.studies import unigauss_clusters as study
+from pymc_ebm_demos import unigauss_clusters as study
 
 NAME = "unigauss_mixing"
 TARGET = 20.0

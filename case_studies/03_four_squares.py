@@ -44,8 +44,8 @@
 #    chains;
 # 8. persistent chains with jumps between the squares, which the demo trains.
 #
-# The code is shared with `python -m pymc_ebm demo four-squares`
-# (`pymc_ebm.studies.four_squares` and `four_squares_figures`). Sections 3-7
+# The code is shared with `python -m pymc_ebm_demos four-squares`
+# (`pymc_ebm_demos.four_squares` and `four_squares_figures`). Sections 3-7
 # train with the lecture's HMC shortcut; the demo trains as in section 8. Set `PYMC_EBM_QUICK=1` to
 # run at reduced size (what the test suite does). Quick training is far too
 # short to learn the squares, so quick figures show a nearly flat energy. The
@@ -68,8 +68,8 @@ import pymc_ebm
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares
 from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.step_methods import compile_leapfrog
-from pymc_ebm.studies import four_squares as study
-from pymc_ebm.studies import four_squares_figures as figures
+from pymc_ebm_demos import four_squares as study
+from pymc_ebm_demos import four_squares_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.SquaresSettings.quick() if QUICK else study.SquaresSettings()
@@ -418,9 +418,9 @@ print(
 # adds energy, blue where it removes energy.
 
 # %%
-figures.top_units(net, "units.png", side=settings.side)
-show("units.png")
 scales = net.scale.get_value()
+figures.top_units(study.unit_energy_maps(net), scales, "units.png", side=settings.side)
+show("units.png")
 print(f"scales s_k: {np.sort(scales).round(2).tolist()}")
 
 # %% [markdown]
@@ -530,7 +530,7 @@ print(
 )
 
 # %%
-figures.mixing(fantasies, "mixing.png", side=settings.side)
+figures.mixing(fantasies, study.quadrant(fantasies), "mixing.png", side=settings.side)
 show("mixing.png")
 
 # %% [markdown]
@@ -704,7 +704,7 @@ show("square_masses_jumps.png")
 # One run says little about a recipe: the seed sets the data, the initial
 # network and every sampler, and a recipe that needs a lucky seed is not a
 # recipe. `study.seed_table` trains the same recipe (persistent chains with
-# box jumps) again on five seeds, `python -m pymc_ebm demo four-squares`
+# box jumps) again on five seeds, `python -m pymc_ebm_demos four-squares`
 # does the same (`per_seed` and `seeds_meeting_target` in its
 # `summary.json`; `--seed S` picks the run whose fantasies are drawn), and
 # reports for each seed the exact inside fraction and square shares

@@ -28,8 +28,8 @@
 # by the kurtosis of their outputs on held-out patches, next to
 # scikit-learn's `FastICA` on the same whitened patches.
 #
-# The code is shared with `python -m pymc_ebm demo patches`
-# (`pymc_ebm.studies.natural_images`). Set `PYMC_EBM_QUICK=1` to run at tiny
+# The code is shared with `python -m pymc_ebm_demos patches`
+# (`pymc_ebm_demos.natural_images`). Set `PYMC_EBM_QUICK=1` to run at tiny
 # size (6×6 patches, 64 experts, 120 updates: what the test suite does);
 # the quick filters are far from Gabors, and the text describes what the
 # full-size recipe is for.
@@ -42,8 +42,8 @@ import numpy as np
 from IPython.display import Image, display
 
 from pymc_ebm.evaluation.gabor import fit_gabor, gabor
-from pymc_ebm.studies import natural_images as study
-from pymc_ebm.studies import natural_images_figures as figures
+from pymc_ebm_demos import natural_images as study
+from pymc_ebm_demos import natural_images_figures as figures
 
 QUICK = os.environ.get("PYMC_EBM_QUICK", "") == "1"
 settings = study.StudySettings.quick() if QUICK else study.StudySettings()
@@ -96,8 +96,8 @@ print("fitted", np.round(params, 3), f"R² = {r2:.4f}")
 # %% [markdown]
 # ## 3. Training the product of Student-t experts
 #
-# `train` renormalises the filters to unit length after every update (see
-# `StudySettings` for why). The energy gap (mean energy of the negatives
+# `train` renormalises the filters to unit length after every update
+# (section 7 says why). The energy gap (mean energy of the negatives
 # minus that of the data) hovers around zero once the negatives, 30
 # leapfrog steps from the data, no longer drift away from it.
 
@@ -210,9 +210,9 @@ print(
 # behind the complete ICA model and 15 ahead of the Gaussian; the quick run
 # above is similar. AIS agreed with the exact `log Z` of the complete
 # product on FastICA's filters within its standard error at 63 and at 255
-# dimensions (see `StudySettings`).
+# dimensions (section 7).
 #
-# At full size (`python -m pymc_ebm demo patches --seed S`, 8000 updates,
+# At full size (`python -m pymc_ebm_demos patches --seed S`, 8000 updates,
 # 10 000 held-out patches, 255 whitened dimensions), seeds 0 / 1 / 2:
 #
 # | model | nats per whitened patch (± se over patches) |
@@ -236,7 +236,7 @@ print(
 # (as here: 768 filters in 255 dimensions). The chains start at zero, far
 # from the data; R-hat and ESS say whether they mixed.
 #
-# At full size (`python -m pymc_ebm demo patches`, seeds 0, 1, 2) the
+# At full size (`python -m pymc_ebm_demos patches`, seeds 0, 1, 2) the
 # fantasies mixed (R-hat max 1.031-1.035) but are far less sparse than the
 # photographs: the median excess kurtosis of the learned filters' outputs is
 # 0.40 on the fantasies against 19.9-20.5 on held-out patches. Each filter
@@ -260,3 +260,82 @@ figures.fantasies(
     "fantasies.png",
 )
 show("fantasies.png")
+
+# %% [markdown]
+# ## 7. How the recipe was chosen: measurements
+#
+# **Norm constraint.** With `renormalize` (the default) the filters (rows of
+# `W`) are rescaled to unit length after every update. The Student-t energy
+# has a near-degenerate scale/shape direction: longer filters with smaller
+# $\alpha$ fit the data almost as well, so unconstrained CD lets the norms
+# drift up and $\alpha$ down for as long as it runs, which both slows the
+# learning of the filters' shapes (the effective learning rate of a direction
+# falls as $1/|w|^2$) and pushes $\alpha$ towards ½, where a direction stops
+# being confined. Measured on 8×8 patches (63 whitened dimensions, 192
+# experts, learning rate 0.02, 1500 updates, float32, seed 0): without the
+# constraint the median filter norm grew from 1 to 3.4 and the median
+# $\alpha$ fell from 1.5 to 0.37 (5 % of experts below 0.17), and 65 % of the
+# filters had a Gabor R² ≥ 0.8 (median R² 0.89); with it $\alpha$ settled
+# around 0.8 (0.64-0.99) and 84 % of filters had R² ≥ 0.8 (median 0.88),
+# against 94 % for FastICA (complete, 63 filters) on the same patches. No
+# update was non-finite in either run.
+#
+# **Optimiser and size.** Adam (`momentum` is its β1), 6000 updates at
+# `learning_rate` 0.003, then `final_updates=2000` at `final_learning_rate`
+# 0.001: 8000 updates of 100 patches. At full size (255 inputs, 768 experts)
+# SGD with momentum 0.9 did not learn at all at rate 0.02 (the lecture-era
+# recipe that works on 8×8 patches) nor at 0.2: after 1000 updates every
+# filter pointed elsewhere than at the start (median cosine 0.00-0.01) and was
+# still white noise, Gabor R² median 0.12: in 255 dimensions the minibatch
+# noise of the CD gradient (about 0.5 per unit filter per update) outweighs
+# its drift, so the filters diffuse on the sphere. Adam scales each weight's
+# step by its own gradient noise. Measured on seed 0 (Gabor fits of 96 random
+# filters): Gabor R² ≥ 0.8 for 0 % after 1000 updates at rate 0.003, 50 %
+# after 3000, 74 % after 4000-6000 (a plateau), then 80-81 % after 1000-2000
+# updates at 0.001 (median R² 0.90-0.91) and 83 % after 2000 more at 0.0003;
+# FastICA on the same patches: 89.8 % (all 255 filters, median R² 0.92). The
+# filters that miss R² 0.8 are mostly checkerboards at the highest
+# frequencies and filters whose faint white-noise background has not yet
+# decayed.
+#
+# **Full size** (`python -m pymc_ebm_demos patches --seed S`, the three seeds
+# run side by side on a shared 2-core machine; seeds 0 / 1 / 2):
+# `gabor_r2_share` 0.836 / 0.833 / 0.832 against FastICA's 0.898 / 0.859 /
+# 0.878 (median R² 0.907 / 0.907 / 0.906 against 0.919 / 0.914 / 0.920);
+# `kurtosis_median` 20.5 / 20.3 / 19.9 (FastICA 22.3 / 20.8 / 20.8);
+# `topographic_neighbour_ratio` 0.498 / 0.393 / 0.439, position ratio 0.626 /
+# 0.619 / 0.650 (the plain PoT on its arbitrary grid: 0.98 / 0.98 / 0.99);
+# `train_seconds` 420 / 418 / 420 (0.052 s per update, 0.034 s of CPU); the
+# whole demo 1069 / 1058 / 1060 s of wall-clock time. In float64
+# (`dtype="float64"`, seed 0, next to the test suite) the PoT trained in
+# 584 s (0.072 s per update) to a Gabor share of 0.833 (median R² 0.910,
+# kurtosis 20.6).
+#
+# **Threads.** BLAS runs on `blas_threads` threads (default 1) while training
+# and scoring. One update costs about 0.04-0.08 s with one thread; with
+# OpenBLAS's default two threads it took 0.46 s next to one other process and
+# 1.9 s at a load average of 6 (spinning threads on busy cores), which is what
+# made an earlier estimate of this size 0.76 s of CPU per update.
+#
+# **Scoring** (`score_models`; AIS for the learned product's `log Z`:
+# `ais_chains` chains, `ais_temperatures` temperatures on the sigmoid
+# schedule, `ais_leapfrog` leapfrog steps per transition). Measured with one
+# BLAS thread under a load average of about 6 (with the default BLAS threads,
+# the same AIS ran 14× slower on the loaded 2-core machine). On 8×8 patches
+# (63 dimensions, 192 experts, 400 updates, seed 0), 128 chains: $T = 100$
+# gave `log Z` ± se = 42.34 ± 0.06 (weight ESS 89, 2 s), $T = 1000$ 42.33 ±
+# 0.017 (ESS 124, 8 s); on the complete product on FastICA's filters, whose
+# `log Z` = 29.674 is exact, $T = 1000$ gave 29.646 ± 0.024. At full size (255
+# dimensions) the complete product on FastICA's filters (exact `log Z` =
+# 119.286) gave 119.24 ± 0.105 with 64 chains and $T = 1000$ (ESS 38, 51 s),
+# 119.48 ± 0.26 with $T = 300$ (ESS 12). For 768 random unit filters
+# ($\alpha = 0.8$) and 128 chains, $T = 1000$ gave 186.67 ± 0.062 (ESS 86,
+# 159 s) and $T = 100$ 185.67 ± 0.25 (ESS 15, 8 s): a nat too low, with a
+# standard error that hides it. Hence 128 chains and $T = 1000$: a standard
+# error of `log Z` below 0.1 nats per patch at full size in under 3 minutes.
+#
+# **Intermediate check** (SGD with momentum, learning rate 0.02, 8×8
+# patches, 192 experts, grid 12×16, 1500 updates, seed 0): the PoT reached a
+# Gabor R² ≥ 0.8 share of 0.84 against FastICA's 0.94; the topographic PoT
+# 0.77, with an orientation neighbour ratio of 0.47 and a position ratio of
+# 0.63. The topographic map's own measurements are in the next case study.

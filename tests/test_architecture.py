@@ -14,26 +14,36 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pymc_ebm"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "pymc_ebm"
+DEMOS = ROOT / "pymc_ebm_demos"  # the demos' package: the library never imports it
 
 # The module that reads a model's terms may use the registration module's private tags.
 MODEL_TERMS = {"pymc_ebm.model.terms"}
 SHARED_PRIVATE_MODULES = {"pymc_ebm._validation"}
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def package_modules(package: Path) -> dict[str, Path]:
+    """Dotted module name -> source file, for every module of the package at ``package``."""
+
+    def name(path: Path) -> str:
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    return {name(path): path for path in sorted(package.rglob("*.py"))}
 
 
-MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+MODULES = package_modules(PACKAGE)
+DEMO_MODULES = package_modules(DEMOS)
+ALL_MODULES = {**MODULES, **DEMO_MODULES}
+TOP_LEVEL = {"pymc_ebm", "pymc_ebm_demos"}
 
 
 def resolve(current: str, node: ast.ImportFrom) -> str:
     """The absolute module an ``import from`` names (relative imports resolved)."""
     if not node.level:
         return node.module or ""
-    is_package = MODULES[current].name == "__init__.py"
+    is_package = ALL_MODULES[current].name == "__init__.py"
     base = current.split(".")
     base = base if is_package else base[:-1]
     base = base[: len(base) - (node.level - 1)]
@@ -41,32 +51,32 @@ def resolve(current: str, node: ast.ImportFrom) -> str:
 
 
 def imports(name: str) -> list[tuple[str, list[str], int]]:
-    """``(module, imported names, line)`` for every import of a package module in ``name``."""
-    tree = ast.parse(MODULES[name].read_text(), filename=str(MODULES[name]))
+    """``(module, imported names, line)`` for every import of the packages' modules in ``name``."""
+    tree = ast.parse(ALL_MODULES[name].read_text(), filename=str(ALL_MODULES[name]))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] == "pymc_ebm":
+                if alias.name.split(".")[0] in TOP_LEVEL:
                     found.append((alias.name, [], node.lineno))
         elif isinstance(node, ast.ImportFrom):
             module = resolve(name, node)
-            if module.split(".")[0] == "pymc_ebm":
+            if module.split(".")[0] in TOP_LEVEL:
                 found.append((module, [a.name for a in node.names], node.lineno))
     return found
 
 
 def dependencies(name: str) -> set[str]:
-    """The package modules that ``name`` imports (``from pkg import submodule`` counts as it)."""
+    """The modules that ``name`` imports (``from pkg import submodule`` counts as it)."""
     deps = set()
     for module, names, _ in imports(name):
-        submodules = [f"{module}.{n}" for n in names if f"{module}.{n}" in MODULES]
+        submodules = [f"{module}.{n}" for n in names if f"{module}.{n}" in ALL_MODULES]
         if submodules:
             deps.update(submodules)
         if not names or len(submodules) < len(names):
             deps.add(module)
     deps.discard(name)
-    return {d for d in deps if d in MODULES}
+    return {d for d in deps if d in ALL_MODULES}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -101,11 +111,60 @@ def test_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
-def test_no_import_cycles():
-    graph = {name: dependencies(name) for name in MODULES}
-    assert len(graph) > 40  # the walk found the package
+@pytest.mark.parametrize(
+    ("modules", "at_least"),
+    [(MODULES, 40), (DEMO_MODULES, 12)],
+    ids=["pymc_ebm", "pymc_ebm_demos"],
+)
+def test_no_import_cycles(modules, at_least):
+    graph = {name: dependencies(name) for name in modules}
+    assert len(graph) > at_least  # the walk found the package
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_library_never_imports_the_demos():
+    offences = [
+        f"{name}:{line} {module}"
+        for name in MODULES
+        for module, _, line in imports(name)
+        if module.split(".")[0] == "pymc_ebm_demos"
+    ]
+    assert not (PACKAGE / "studies").exists()
+    assert not offences, offences
+
+
+def test_figure_modules_do_not_import_their_study():
+    """Figures are drawn from arrays and results: a figure module imports no study module."""
+    studies = {name for name in DEMO_MODULES if not name.endswith(("_figures", ".plotting"))}
+    offences = {
+        name: sorted(dependencies(name) & studies)
+        for name in DEMO_MODULES
+        if name.endswith("_figures") and dependencies(name) & studies
+    }
+    assert not offences, offences
+
+
+def test_no_test_of_the_library_imports_the_demos():
+    """Only tests/demos/ imports pymc_ebm_demos (read with ``ast``: function-local imports too)."""
+    offences = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if "demos" in path.relative_to(ROOT / "tests").parts[:-1]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offences += [
+                f"{path.relative_to(ROOT)}:{node.lineno}"
+                for n in names
+                if n.split(".")[0] == "pymc_ebm_demos"
+            ]
+    assert not offences, offences
 
 
 def test_no_private_names_across_modules():
@@ -119,7 +178,7 @@ def test_no_private_names_across_modules():
             private = [n for n in names if n.startswith("_") and n != "__all__"]
             private += [part for part in module.split(".") if part.startswith("_") and not names]
             if private:
-                offences.append(f"{MODULES[name].relative_to(PACKAGE.parent)}:{line} {private}")
+                offences.append(f"{MODULES[name].relative_to(ROOT)}:{line} {private}")
     assert not offences, "private names imported from other modules:\n" + "\n".join(offences)
 
 

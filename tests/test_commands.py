@@ -9,7 +9,7 @@ A command added to the docs without an entry here fails
 
 The smoke tests run the documented command lines themselves, as subprocesses
 from the repository root (``python -m benchmarks --quick`` here, the demos in
-``tests/test_demos.py``). The benchmarks' numbers are not checked, only that
+``tests/demos/test_demos.py``). The benchmarks' numbers are not checked, only that
 every benchmark runs its own code and writes its section.
 """
 
@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "CONTRIBUTING.md"]
 COMMAND_WORDS = {"make", "tox", "python", "python3", "jupytext", "pip", "pytest", "ruff"}
-COMMAND_WORDS |= {"pymc-ebm"}  # the console script
+COMMAND_WORDS |= {"pymc-ebm", "pymc-ebm-demo"}  # the console scripts
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
 
 
@@ -54,22 +54,43 @@ class NotRun:
     reason: str
 
 
-DEMO_TESTS = "tests/test_demos.py"
+DEMO_TESTS = "tests/demos/test_demos.py"
+CLI_TESTS = "tests/demos/test_cli.py"
 DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
-    "python -m pymc_ebm demo unigauss --out demo_output": Runs(
+    "python -m pymc_ebm_demos unigauss --out demo_output": Runs(
         f"{DEMO_TESTS}::test_unigauss_demo_quick_writes_summary_and_figures"
     ),
-    "python -m pymc_ebm demo four-squares --out DIR": Runs(
+    "python -m pymc_ebm_demos four-squares --out DIR": Runs(
         f"{DEMO_TESTS}::test_four_squares_demo_quick_writes_summary_and_figures"
     ),
-    "python -m pymc_ebm demo arm --out DIR": Runs(
+    "python -m pymc_ebm_demos arm --out DIR": Runs(
         f"{DEMO_TESTS}::test_arm_demo_quick_writes_summary_and_figures"
     ),
-    "python -m pymc_ebm demo patches --out DIR": Runs(
+    "python -m pymc_ebm_demos patches --out DIR": Runs(
         f"{DEMO_TESTS}::test_patches_demo_quick_writes_summary_and_figures"
     ),
-    "python -m pymc_ebm demo evaluate --out DIR": Runs(
+    "python -m pymc_ebm_demos evaluate --out DIR": Runs(
         f"{DEMO_TESTS}::test_evaluate_demo_quick_writes_summary_and_figures"
+    ),
+    "python -m pymc_ebm_demos NAME --out DIR": Covers(
+        f"{CLI_TESTS}::test_help_lists_every_demo",
+        "the help lists every NAME, and test_demos runs each demo's documented command line "
+        "(`python -m pymc_ebm_demos unigauss --out demo_output`, ...) at --quick size",
+    ),
+    "python -m pymc_ebm demo NAME --out DIR": Covers(
+        f"{CLI_TESTS}::test_the_old_command_forwards_to_the_demos",
+        "the old command line (kept for one release) hands its arguments to the demos' "
+        "command line: checked in process with the study's `run` replaced, and its help "
+        "as a subprocess",
+    ),
+    "pymc-ebm-demo NAME --out DIR": Covers(
+        f"{CLI_TESTS}::test_the_console_script_is_the_command_line",
+        "the console script is `pymc_ebm_demos.cli:main` (pyproject.toml), the function "
+        "`python -m pymc_ebm_demos` runs; the script itself exists only once installed",
+    ),
+    "pip install 'pymc-ebm[demos]'": NotRun(
+        "installs the demos extra from the package index; the tox environments that run "
+        "demos install it from the checkout (extras demos)"
     ),
     "python -m benchmarks": Runs("tests/test_commands.py::test_benchmarks_quick"),
     "jupytext --sync case_studies/*.py": Covers(
@@ -89,7 +110,7 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     ),
     "make test": NotRun("the test suite itself (`tox -e tests`), run by CI"),
     "make demo": NotRun(
-        "full size, minutes: `tox -e demo`, i.e. `python -m pymc_ebm demo unigauss --out "
+        "full size, minutes: `tox -e demo`, i.e. `python -m pymc_ebm_demos unigauss --out "
         "demo_output`, which test_demos runs with --quick (and at full size in `tox -e slow`)"
     ),
     "make bench": NotRun(
@@ -120,8 +141,8 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     "tox -e docs": NotRun("as for `make docs`"),
     "tox -e wheel": NotRun(
         "a release check in its own tox environment: builds the sdist and wheel, `twine check`, "
-        "installs the wheel into an empty virtual environment (pip downloads the dependencies) "
-        "and runs `python -m pymc_ebm demo unigauss --quick` from it"
+        "installs the wheel with the demos extra into an empty virtual environment (pip "
+        "downloads the dependencies) and runs `python -m pymc_ebm_demos unigauss --quick` from it"
     ),
     "python -m build": NotRun("run by `tox -e wheel` (into its temporary directory)"),
     "pip install .": NotRun(
@@ -323,12 +344,12 @@ def test_tox_python_commands_are_smoke_tested() -> None:
 
 def test_tests_env_runs_the_doctests() -> None:
     words = shlex.split(tox_envs()["tests"])
-    assert "--doctest-modules" in words and "pymc_ebm" in words
+    assert "--doctest-modules" in words and "pymc_ebm" in words and "pymc_ebm_demos" in words
 
 
-# -- no private attributes of the package in benchmarks, studies and case studies ----------------
+# -- no private attributes of the package in benchmarks, demos and case studies ------------------
 
-PRIVATE_CHECKED = ["benchmarks", "pymc_ebm/studies", "case_studies"]
+PRIVATE_CHECKED = ["benchmarks", "pymc_ebm_demos", "case_studies"]
 
 
 def _private(name: str) -> bool:
@@ -339,8 +360,8 @@ def private_reads(source: str) -> list[str]:
     """Private names reached from outside their object, as ``line: text``.
 
     Allowed: ``self._x`` / ``cls._x`` (a class's own attributes), dunders, and
-    lines justified by a ``# justified:`` comment (e.g. a study inside the
-    package importing the package's private validators).
+    lines justified by a ``# justified:`` comment saying why the private name
+    is needed there.
     Flagged: any other ``obj._x``, ``getattr(obj, "_x")``, and private names
     imported from ``pymc_ebm`` (``from pymc_ebm.m import _f``, ``import pymc_ebm._m``).
     """

@@ -22,18 +22,40 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[1]
 N_UPDATES = 5
 
-SCRIPT = """
+# The four-squares demo's network and training settings at its quick size
+# (pymc_ebm_demos.four_squares.SquaresSettings.quick(), written out: the library's
+# tests do not import the demos).
+FOUR_SQUARES_SETTINGS = """
+from types import SimpleNamespace
+
+settings = SimpleNamespace(
+    n_data=2000, side=0.8, hidden=(16, 8), activation="sigmoid", batch_size=100,
+    learning_rate=0.01, n_steps=10, step_size=0.1, seed=0,
+)
+BOX = (-2.0, 2.0)
+"""
+
+SCRIPT = (
+    """
 import json, sys
 import numpy as np
 import jax
 import pymc_ebm
 from pymc_ebm.backends import shard_rows
-from pymc_ebm.studies import four_squares as study
-
+"""
+    + FOUR_SQUARES_SETTINGS
+    + """
 pymc_ebm.set_backend("jax")
-settings = study.SquaresSettings.quick()
 X = pymc_ebm.datasets.four_squares(settings.n_data, side=settings.side, random_seed=0)
-net, trainer = study.make_trainer(settings)
+net = pymc_ebm.MLPEnergy(
+    2, hidden=settings.hidden, activation=settings.activation, box=BOX, random_seed=settings.seed
+)
+trainer = pymc_ebm.ContrastiveDivergence(
+    net, sampler="hmc", k=1, batch_size=settings.batch_size,
+    learning_rate=settings.learning_rate, optimizer="adam", persistent=False,
+    step_kwargs={"n_steps": settings.n_steps, "step_size": settings.step_size},
+    random_seed=settings.seed,
+)
 trainer.fit(X, n_updates=int(sys.argv[2]), progress=False)
 rows = shard_rows(np.zeros((settings.batch_size, 2)))
 chains = shard_rows(np.zeros((3, settings.batch_size, 2)), axis=1)
@@ -48,6 +70,7 @@ print(json.dumps({
     "batch_size": settings.batch_size,
 }))
 """
+)
 
 
 def _train(tmp_path, n_devices):
@@ -88,7 +111,8 @@ def test_four_devices_train_the_four_squares_energy_as_one(tmp_path):
 # seed; the parameters start equal (same network seed) and stay replicated. The reference
 # replays both processes' minibatches and negatives in one process and makes the same
 # updates on their concatenation.
-HOSTS_SCRIPT = """
+HOSTS_SCRIPT = (
+    """
 import json, sys
 import numpy as np
 import jax
@@ -104,12 +128,12 @@ import pytensor.tensor as pt
 import pymc_ebm
 from pymc_ebm.backends import function, shard_rows
 from pymc_ebm.energies.mlp import MLPEnergy
-from pymc_ebm.studies import four_squares as study
-
+"""
+    + FOUR_SQUARES_SETTINGS
+    + """
 pymc_ebm.set_backend("jax")
-settings = study.SquaresSettings.quick()
 X = pymc_ebm.datasets.four_squares(settings.n_data, side=settings.side, random_seed=0)
-net = MLPEnergy(2, hidden=settings.hidden, activation=settings.activation, box=study.BOX,
+net = MLPEnergy(2, hidden=settings.hidden, activation=settings.activation, box=BOX,
                 random_seed=settings.seed)
 initial = [p.get_value().copy() for p in net.params]
 
@@ -150,6 +174,7 @@ print(json.dumps({
     "moved": max(float(np.max(np.abs(p.get_value() - q))) for p, q in zip(net.params, initial)),
 }))
 """
+)
 
 
 def _free_port() -> int:

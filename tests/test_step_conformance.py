@@ -3,9 +3,10 @@
 After PyMC's ``tests/helpers.py`` (``StepMethodTester.step_continuous``,
 ``check_stat_dtype``, ``RVsAssignmentStepsTester``) and ``tests/models.py``
 (``mv_simple``): the sampling state round-trips, the declared statistics are
-what ``step()`` returns, ``copy.deepcopy`` works (also on a model with initial
-values) and the copy continues the chain, the moments match the known answer,
-and random and value variables select the same value variables.
+what ``step()`` returns, ``copy.deepcopy`` works and the copy continues the
+chain, the moments match the known answer, and random and value variables
+select the same value variables. (The arm demo's ``ArmReflection`` has its
+deepcopy check, on a model with initial values, in ``tests/demos/test_arm.py``.)
 """
 
 import copy
@@ -17,7 +18,6 @@ import pytest
 
 import pymc_ebm
 from pymc_ebm.evaluation.quadrature import grid_density
-from pymc_ebm.studies.arm import ArmReflection
 
 Z = 4.0  # |z| threshold of each MCSE check (at most 8 per test)
 N_ROWS = 200  # rows are independent chains
@@ -201,21 +201,6 @@ def test_deepcopy_continues_the_same_chain(name):
     expected = clone.step(point)
     restored.sampling_state = state
     _assert_same(expected, restored.step(point))
-
-
-def test_deepcopy_of_arm_reflection_on_a_model_with_initial_values():
-    energy = pymc_ebm.Gaussian(mu=np.full((1, 6), 0.5), sigma=np.full((1, 6), 1.0))
-    observed = np.tile([0.5, 0.5, 0.5, np.nan, 0.5, 0.5], (3, 1))
-    with pm.Model() as model:
-        pymc_ebm.visible("x", energy, observed=observed)
-    model.set_initval(model["x_missing"], np.full((3, 1), 1.5))
-    step = ArmReflection([model["x_missing"]], observed, model=model, rng=0)
-    point = model.initial_point()
-    step.step(point)
-    clone = copy.deepcopy(step)
-    first, second = step.step(point), clone.step(point)
-    _assert_same(first, second)
-    assert first[1][0]["reflect_accept"] > 0  # x = 1.5 mirrors to -0.5 about 0.5: it moved
 
 
 @pytest.mark.parametrize("name", _params())

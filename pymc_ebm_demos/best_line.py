@@ -35,25 +35,21 @@ direction of the constraint is read from ``w`` alone.
 
 With outliers uniform in the square ``[-3, 3]²`` instead (``outlier_box=(3,
 3)``), their covariance is isotropic: the Gaussian answer is then unbiased
-and only noisier (about 1°, by chance sometimes much less), so the margin
-is smaller: on seeds 0-4 (``n = 500``, 20% outliers) the Student-t error
-was 0.10-0.31 of the Gaussian one there, against 0.07-0.08 with the default
-box (:func:`seed_table` with ``outlier_box=(3.0, 3.0)`` and with the default).
+and only noisier, so the margin is smaller (:func:`seed_table` compares the
+two; case study 04 has the figures).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pymc_ebm._validation import finite_float, positive_int  # justified: a package module
-from pymc_ebm.energies.gaussian import Gaussian
-from pymc_ebm.energies.student_t import StudentT
-from pymc_ebm.training import ContrastiveDivergence
+from pymc_ebm import ContrastiveDivergence, Gaussian, StudentT
 
 __all__ = [
     "LineSettings",
@@ -91,6 +87,23 @@ class LineSettings:
         return cls(n_updates=400, learning_rate=0.05)
 
 
+def _real(name: str, value: Any, rule: str, valid: Callable[[float], bool]) -> float:
+    """``value`` as a float when it is a finite real scalar with ``valid(value)``.
+
+    Raises ``ValueError("{name} must {rule}, got {value!r}")`` otherwise.
+    """
+    message = f"{name} must {rule}, got {value!r}"
+    if isinstance(value, bool | str | bytes) or np.ndim(value) != 0:
+        raise ValueError(message)
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(message) from err
+    if not (np.isfinite(number) and valid(number)):
+        raise ValueError(message)
+    return number
+
+
 def line_data(
     n: int = 500,
     outlier_fraction: float = 0.2,
@@ -117,17 +130,19 @@ def line_data(
 
     Examples
     --------
-    >>> from pymc_ebm.studies.best_line import line_data
+    >>> from pymc_ebm_demos.best_line import line_data
     >>> X, is_outlier, normal = line_data(n=100, outlier_fraction=0.1, random_seed=0)
     >>> X.shape, int(is_outlier.sum())
     ((100, 2), 10)
     """
-    n = positive_int("n", n)
-    outlier_fraction = finite_float(
-        "outlier_fraction", outlier_fraction, low=0.0, high=1.0, high_open=True
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
+    outlier_fraction = _real(
+        "outlier_fraction", outlier_fraction, "lie in [0, 1)", lambda x: 0.0 <= x < 1.0
     )
-    noise = finite_float("noise", noise, low=0.0)
-    theta = np.deg2rad(finite_float("angle_deg", angle_deg))
+    noise = _real("noise", noise, "be non-negative and finite", lambda x: x >= 0.0)
+    theta = np.deg2rad(_real("angle_deg", angle_deg, "be a finite number", lambda x: True))
     direction = np.array([np.cos(theta), np.sin(theta)])
     normal = np.array([-np.sin(theta), np.cos(theta)])
     rng = np.random.default_rng(random_seed)
@@ -154,7 +169,7 @@ def angle_error(direction: np.ndarray, normal: np.ndarray) -> float:
 
     Examples
     --------
-    >>> from pymc_ebm.studies.best_line import angle_error
+    >>> from pymc_ebm_demos.best_line import angle_error
     >>> round(angle_error([0.0, -2.0], [1.0, 1.0]), 6)
     45.0
     """
@@ -260,7 +275,7 @@ def best_line(
 
     Examples
     --------
-    >>> from pymc_ebm.studies.best_line import best_line
+    >>> from pymc_ebm_demos.best_line import best_line
     >>> result = best_line(random_seed=0, quick=True)
     >>> bool(result["angle_error_student_t"] < result["angle_error_gaussian"] / 2)
     True
@@ -306,10 +321,10 @@ def plot_best_line(result: dict[str, Any], path: str | Path) -> Path:
     -------
     Path
     """
-    import matplotlib.pyplot as plt
+    from pymc_ebm_demos.plotting import savefig, subplots
 
     X, is_outlier = result["X"], result["is_outlier"]
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, ax = subplots(figsize=(5.5, 5.5))
     ax.scatter(*X[~is_outlier].T, s=6, c="0.3", label="points near the line")
     ax.scatter(*X[is_outlier].T, s=10, c="tab:orange", marker="x", label="outliers")
     reach = np.abs(X).max() * 1.1
@@ -332,10 +347,7 @@ def plot_best_line(result: dict[str, Any], path: str | Path) -> Path:
     ax.set_title(f"What is the best line? ({100 * result['outlier_fraction']:.0f}% outliers)")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return savefig(fig, path, dpi=120, tight=False)
 
 
 def seed_table(

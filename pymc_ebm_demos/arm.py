@@ -8,68 +8,9 @@ divergence with the HMC shortcut on arms of 5 joints and 4 links
 the links kept their lengths; the learned quadratic forms show which link
 constraints each unit combined (the lecture's bias table).
 
-Measured at full size (``python -m pymc_ebm demo arm --seed S``, one BLAS
-thread, the three seeds side by side on the 2-core machine, 306–311 s wall
-each; train 11.7–11.9 s, with missing inputs 23 s, imputation 74–80 s):
-
-===========================================  ======  ======  ======
-figure (target)                              seed 0  seed 1  seed 2
-===========================================  ======  ======  ======
-link_length_error (<= 0.05)                  0.0073  0.0072  0.0077
-link_length_error_missing (<= 0.07)          0.0174  0.0168  0.0173
-units fitted (residual < 0.1)                6       8       6
-of those, bias within 10 % (all)             5       8       5
-of those, within 10 % of the terms           5       8       6
-imputation_rmse_ratio (<= 0.3)               0.232   0.253   0.278
-interval_coverage_90 (0.8–0.97)              0.987   0.986   0.992
-share_determined                             0.882   0.898   0.954
-interval_coverage_90_determined              1.000   1.000   0.992
-interval_coverage_90_undetermined            0.889   0.867   1.000
-rhat_max (<= 1.05)                           1.037   1.013   1.016
-===========================================  ======  ======  ======
-
-The best line's angle error: Student-t constraint 0.25° / 0.22° / 0.32°,
-Gaussian (PCA) 3.06° / 3.63° / 4.25°.
-
-**The bias table.** Adam at a constant learning rate leaves noise in the
-parameters (over the last 5000 updates the units' biases fluctuate with
-standard deviations of 0.006–0.13), and a unit that superimposes several links with coefficients of
-both signs has a bias that is a small difference of large terms, so the
-noise is a large share of it. The trained network therefore keeps the mean
-of its parameters over the last 5000 updates (Polyak–Ruppert averaging,
-``ContrastiveDivergence(average_from=...)``): the fitted units' biases then
-match the implied ones to 0.02–4 % (before averaging, 3 of 5, 4 of 8 and 5 of
-6 fitted units were within 10 %; with the last 2000 or 10 000 updates
-averaged instead, 5 of 5 / 8 of 8 and 5 of 6 / 8 of 8). The two units that
-miss: seed 0's unit 6 is nearly switched off (``α`` 0.25 against 2–280 for the
-others) and violated on all the data (its bias −3.63 against −0.93 implied);
-seed 2's unit 2 combines links whose terms cancel (implied bias −0.041,
-learned −0.027: a mismatch of 0.013, 0.04 % of the terms, so the relative
-error of 33 % says nothing). Over seeds 0–9 (training only, same recipe):
-56 of the 60 fitted units are within 10 %, 59 within 10 % of their terms;
-the four misses are two nearly switched-off units (``α`` 0.25 and 0.24,
-seeds 0 and 3) and two whose terms cancel (implied biases −0.04 and −0.20,
-seeds 2 and 6). Continuing at lower learning rates (0.001 for
-10 000 updates, then 0.0001 for 10 000, tried instead of averaging) also
-fitted the biases, but made the constraints so sharp that the imputation no
-longer mixed between its modes (R-hat about 2).
-
-**The coverage target is out of reach for a correct model.** Most missing
-entries are fixed by the link lengths up to a few mirror images
-(:func:`determined_entries`; 88–95 % of them here). The exact posterior of
-such an entry is a few points, and a central 90 % interval contains every
-point holding 5 % of the mass or more, so it covers the truth almost always;
-only the undetermined entries (a joint on a circle or a sphere of solutions)
-are covered at the nominal 90 %. A well-calibrated imputation therefore
-covers about 0.88 + 0.12 × 0.9 ≈ 0.99 of the entries: measured, 1.000 / 1.000
-/ 0.992 of the determined ones and 0.89 / 0.87 / 1.00 of the 18 / 15 / 6
-undetermined ones. Without averaging, the noisy biases moved the determined
-entries' modes off the truth (seed 0: 0.919 of them covered), which is what
-had kept the overall coverage inside 0.8–0.97 (0.922 / 0.844 / 0.954). The
-imputation with the true constraints (one sharp unit per link) gives a ratio
-of 0.245 and coverage 0.98 on seed 0's held-out arms, so the ratio target is
-close to what any exact posterior mean achieves (a missing end coordinate
-has two mirror solutions of equal probability under the generating process).
+The full-size results over seeds (link lengths, the bias table, imputation and
+its coverage, and why the coverage target is out of reach for a correct model)
+are in the case study ``case_studies/04_constraints_and_the_arm``, section 5.
 """
 
 from __future__ import annotations
@@ -88,18 +29,21 @@ import pytensor
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
 
-from pymc_ebm import backends
-from pymc_ebm.datasets import link_lengths
-from pymc_ebm.energies.combine import ProductOfExperts
-from pymc_ebm.energies.constraints import FASConstraints
-from pymc_ebm.energies.gaussian import Gaussian
+import pymc_ebm
+from pymc_ebm import (
+    ContrastiveDivergence,
+    FASConstraints,
+    Gaussian,
+    ModeJump,
+    ProductOfExperts,
+    impute,
+    sample_fantasies,
+)
+from pymc_ebm.datasets import arm, link_lengths
 from pymc_ebm.model import missing_layout
-from pymc_ebm.model.sampling import sample_fantasies
 from pymc_ebm.model.terms import row_log_density
 from pymc_ebm.step_methods.copying import ModelFreeCopy
-from pymc_ebm.step_methods.mode_jump import ModeJump
 from pymc_ebm.step_methods.untuned import UntunedStep
-from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
     "ArmReflection",
@@ -289,7 +233,7 @@ def link_difference_operators(n_joints: int = 5) -> np.ndarray:
 
     Examples
     --------
-    >>> from pymc_ebm.studies.arm import link_difference_operators
+    >>> from pymc_ebm_demos.arm import link_difference_operators
     >>> D = link_difference_operators()
     >>> D.shape, D[0, 0, :6].tolist()
     ((4, 3, 15), [-1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
@@ -335,7 +279,7 @@ def determined_entries(arms: np.ndarray, missing: np.ndarray) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from pymc_ebm.datasets import arm
-    >>> from pymc_ebm.studies.arm import determined_entries
+    >>> from pymc_ebm_demos.arm import determined_entries
     >>> X, _ = arm(1, random_seed=0)
     >>> missing = np.zeros((1, 15), dtype=bool)
     >>> missing[0, [0, 12, 13]] = True  # x of the base; x and y of the tip
@@ -493,7 +437,7 @@ class ArmReflection(UntunedStep, ModelFreeCopy, BlockedStep):
                     self.slot_of[r, column] = slot
         self.n_joints = observed.shape[1] // 3
         self._logp_graph = ([value], row_log_density(model, value))  # the graph, not the model
-        self._compile_kwargs = backends.compile_kwargs(compile_kwargs)
+        self._compile_kwargs = pymc_ebm.compile_kwargs(compile_kwargs)
         self._logp_fn: Any = None
         self.value_name = value.name
         self.blocked = blocked
@@ -637,10 +581,6 @@ def heldout_imputation(
         ``jump_accept``, ``imputation_seconds``, and for plots ``truth``,
         ``observed``, ``filled``, ``lower``, ``upper``.
     """
-    from pymc_ebm.datasets import arm
-    from pymc_ebm.model import missing_layout
-    from pymc_ebm.model.imputation import impute
-
     truth, _ = arm(settings.n_heldout, random_seed=settings.seed + 1000)
     observed, _ = arm(
         settings.n_heldout,
@@ -725,9 +665,8 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.datasets import arm
-    from pymc_ebm.studies import arm_figures as figures
-    from pymc_ebm.studies.best_line import best_line, plot_best_line
+    from pymc_ebm_demos import arm_figures as figures
+    from pymc_ebm_demos.best_line import best_line, plot_best_line
 
     settings = ArmSettings.quick(seed) if quick else ArmSettings(seed=seed)
     out = Path(out_dir)

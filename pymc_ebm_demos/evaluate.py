@@ -12,10 +12,10 @@ Two problems, each with the same data, held-out data, initial parameters and
 optimiser (Adam) for every rule of a seed:
 
 * ``"clusters"``: 15 uni-gauss experts on the 24 clusters of
-  :mod:`pymc_ebm.studies.unigauss_clusters`;
+  :mod:`pymc_ebm_demos.unigauss_clusters`;
 * ``"squares"``: the network of deterministic hidden units
   (:class:`~pymc_ebm.MLPEnergy`) on the four squares of
-  :mod:`pymc_ebm.studies.four_squares`.
+  :mod:`pymc_ebm_demos.four_squares`.
 
 Six rules (:data:`RULES`), all one update per minibatch of 100 rows:
 
@@ -34,25 +34,10 @@ online_hmc the lecture's online HMC: from the data, 30 leapfrog steps with the
 ml         none: the exact model term on the quadrature grid
 ========== ==================================================================
 
-Measured (full size, seeds 0-2, 2000 updates; about 6 minutes of CPU):
-final held-out log-likelihood, mean ± sd over seeds, in nats per point:
+The measured curves (full size, seeds 0-2) and what they say are in the case
+study ``case_studies/07_how_good_is_the_model``, section 5.
 
-================== ============== ==============
-rule               clusters       squares
-================== ============== ==============
-CD-1               1.93 ± 1.39    −2.17 ± 0.37
-CD-10              3.11 ± 0.39    −1.63 ± 0.77
-persistent CD      1.20 ± 0.37    −1.82 ± 0.47
-HMC shortcut       1.55 ± 0.33    −1.86 ± 0.70
-online HMC         2.71 ± 0.70    −1.66 ± 0.47
-maximum likelihood 3.59 ± 0.43    −1.14 ± 0.02
-================== ============== ==============
-
-CD-10 came closest to maximum likelihood on both problems (gaps −0.48 ±
-0.49 and −0.49 ± 0.78, paired by seed), online HMC next; the differences
-between the better sampling rules are within the spread over seeds.
-
-Shared by ``python -m pymc_ebm demo evaluate`` and the case study
+Shared by ``python -m pymc_ebm_demos evaluate`` and the case study
 ``case_studies/07_how_good_is_the_model``.
 """
 
@@ -67,15 +52,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pymc_ebm import (
+    ContrastiveDivergence,
+    Energy,
+    MLPEnergy,
+    grid_density,
+    log_likelihood,
+    log_partition,
+)
 from pymc_ebm.datasets import four_squares, grid_clusters
-from pymc_ebm.energies.base import Energy
-from pymc_ebm.energies.mlp import MLPEnergy
-from pymc_ebm.evaluation import log_likelihood, log_partition
-from pymc_ebm.evaluation.quadrature import grid_density
-from pymc_ebm.studies import unigauss_clusters
-from pymc_ebm.studies.four_squares import BOX
-from pymc_ebm.training import ContrastiveDivergence, NonFiniteUpdateError
+from pymc_ebm.training import NonFiniteUpdateError
 from pymc_ebm.training.exact_gradient import MaximumLikelihood
+from pymc_ebm_demos import unigauss_clusters
+from pymc_ebm_demos.four_squares import BOX
 
 __all__ = [
     "PROBLEMS",
@@ -116,9 +105,8 @@ class EvaluateSettings:
     cells of width ``1/300`` (scoring) or ``1/100`` (ML gradient) the
     midpoint rule is exact to far below 0.01 nats, or a relative 3e-4, for
     Gaussian bumps of that width (its error falls like ``exp(-2π²σ²/h²)``).
-    The ML gradient of the network costs about 20 ms per update on 48²
-    cells of width 1/12 (a network with sigmoid units is smooth on that
-    scale); it dominates the run time.
+    The network's ML gradient uses 48² cells of width 1/12 (a network with
+    sigmoid units is smooth on that scale).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -364,7 +352,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
         ``rules`` (``final_mean``, ``final_sd``, ``per_seed``,
         ``gap_to_ml_mean``, ``gap_to_ml_sd``), ``closest_to_ml``.
     """
-    from pymc_ebm.studies import evaluate_figures as figures
+    from pymc_ebm_demos import evaluate_figures as figures
 
     settings = EvaluateSettings.quick(seed) if quick else EvaluateSettings().with_seed(seed)
     out = Path(out_dir)
@@ -383,8 +371,13 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
         "seconds": time.perf_counter() - started,
     }
     curves.to_dataset().to_netcdf(out / "curves.nc")
-    figures.curves(curves, settings, out / "curves.png")
-    figures.densities(densities(extras["models"]), settings, out / "densities.png")
+    figures.curves(
+        curves,
+        RULE_LABELS,
+        out / "curves.png",
+        true_log_density={"squares": -np.log(4 * SQUARE_SIDE**2)},
+    )
+    figures.densities(densities(extras["models"]), RULE_LABELS, out / "densities.png")
     (out / "summary.json").write_text(json.dumps(result, indent=2))
     print(table(result))
     return result

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+
+from pymc_ebm_demos.plotting import savefig, subplots
 
 __all__ = ["curves", "densities"]
 
@@ -17,25 +19,35 @@ PROBLEM_TITLES = {
 }
 
 
-def curves(curves: xr.DataArray, settings: Any, path: str | Path) -> Figure:
-    """Held-out log-likelihood against updates, one panel per problem, mean ± sd over seeds."""
-    from pymc_ebm.studies.evaluate import RULE_LABELS, SQUARE_SIDE
+def curves(
+    curves: xr.DataArray,
+    labels: Mapping[str, str],
+    path: str | Path,
+    true_log_density: Mapping[str, float] | None = None,
+) -> Figure:
+    """Held-out log-likelihood against updates, one panel per problem, mean ± sd over seeds.
 
+    ``curves`` is over ``(problem, rule, seed, update)``; ``labels`` names
+    each rule in the legend; ``true_log_density`` maps a problem to the
+    held-out log-likelihood of the data's own density, drawn as a dotted line.
+    """
     problems = list(curves["problem"].values)
-    fig = Figure(figsize=(5.5 * len(problems), 4.2), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(problems)))
+    fig, axes = subplots(
+        1, len(problems), figsize=(5.5 * len(problems), 4.2), layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
     for ax, name in zip(axes, problems, strict=True):
         panel = curves.sel(problem=name).dropna("update", how="all")
         for rule in panel["rule"].values:
             seeds = panel.sel(rule=rule)
             mean, sd = seeds.mean("seed"), seeds.std("seed", ddof=1)
             style = {"color": "black", "lw": 2.2} if rule == "ml" else {"lw": 1.4}
-            (line,) = ax.plot(panel["update"], mean, label=RULE_LABELS[str(rule)], **style)
+            (line,) = ax.plot(panel["update"], mean, label=labels[str(rule)], **style)
             ax.fill_between(
                 panel["update"], mean - sd, mean + sd, color=line.get_color(), alpha=0.15
             )
-        if name == "squares":
-            ax.axhline(-np.log(4 * SQUARE_SIDE**2), color="grey", ls=":", label="true density")
+        if name in (true_log_density or {}):
+            ax.axhline(true_log_density[name], color="grey", ls=":", label="true density")
         ax.set_title(PROBLEM_TITLES.get(name, name))
         ax.set_xlabel("updates")
         ax.set_ylabel("held-out log-likelihood (nats / point)")
@@ -43,18 +55,26 @@ def curves(curves: xr.DataArray, settings: Any, path: str | Path) -> Figure:
     axes[0].legend(fontsize=8, loc="lower right")
     n_seeds = curves.sizes["seed"]
     fig.suptitle(f"Exact held-out log-likelihood (quadrature), mean ± sd over {n_seeds} seeds")
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, tight=False)
     return fig
 
 
-def densities(grids: dict, settings: Any, path: str | Path) -> Figure:
-    """The learned densities ``exp(-E)/Z`` of the first seed, one row per problem."""
-    from pymc_ebm.studies.evaluate import RULE_LABELS
+def densities(grids: Mapping, labels: Mapping[str, str], path: str | Path) -> Figure:
+    """The learned densities ``exp(-E)/Z`` of the first seed, one row per problem.
 
+    ``grids`` maps ``(problem, rule)`` to a :class:`~pymc_ebm.GridDensity`;
+    ``labels`` names each rule in the column titles.
+    """
     problems = list(dict.fromkeys(p for p, _ in grids))
     rules = list(dict.fromkeys(r for _, r in grids))
-    fig = Figure(figsize=(2.3 * len(rules), 2.4 * len(problems)), layout="constrained")
-    axes = np.asarray(fig.subplots(len(problems), len(rules), squeeze=False))
+    fig, axes = subplots(
+        len(problems),
+        len(rules),
+        figsize=(2.3 * len(rules), 2.4 * len(problems)),
+        layout="constrained",
+        squeeze=False,
+    )
+    axes = np.asarray(axes)
     for i, name in enumerate(problems):
         for j, rule in enumerate(rules):
             grid, ax = grids[(name, rule)], axes[i, j]
@@ -64,8 +84,8 @@ def densities(grids: dict, settings: Any, path: str | Path) -> Figure:
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(RULE_LABELS[rule], fontsize=9)
+                ax.set_title(labels[rule], fontsize=9)
         axes[i, 0].set_ylabel(PROBLEM_TITLES.get(name, name), fontsize=8)
     fig.suptitle("Learned densities (first seed; colour: square root of the density)")
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, tight=False)
     return fig

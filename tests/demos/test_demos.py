@@ -1,4 +1,4 @@
-"""The demos, run as the README says: ``python -m pymc_ebm demo NAME --out DIR [--quick]``.
+"""The demos, run as the README says: ``python -m pymc_ebm_demos NAME --out DIR [--quick]``.
 
 Each test runs the documented command line (:data:`UNIGAUSS`, :data:`FOUR_SQUARES`,
 listed in ``tests/test_commands.py``) as a subprocess, with a temporary output
@@ -12,11 +12,11 @@ import pytest
 
 import pymc_ebm
 
-UNIGAUSS = "python -m pymc_ebm demo unigauss --out demo_output"  # README; `make demo`
-FOUR_SQUARES = "python -m pymc_ebm demo four-squares --out DIR"  # README
-ARM = "python -m pymc_ebm demo arm --out DIR"  # README
-PATCHES = "python -m pymc_ebm demo patches --out DIR"  # README
-EVALUATE = "python -m pymc_ebm demo evaluate --out DIR"  # README
+UNIGAUSS = "python -m pymc_ebm_demos unigauss --out demo_output"  # README; `make demo`
+FOUR_SQUARES = "python -m pymc_ebm_demos four-squares --out DIR"  # README
+ARM = "python -m pymc_ebm_demos arm --out DIR"  # README
+PATCHES = "python -m pymc_ebm_demos patches --out DIR"  # README
+EVALUATE = "python -m pymc_ebm_demos evaluate --out DIR"  # README
 
 
 def run_demo(python_m, command, out, quick, seed=None):
@@ -175,7 +175,7 @@ def test_evaluate_demo_quick_writes_summary_and_figures(python_m, tmp_path):
 
 @pytest.mark.slow
 def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
-    """The targets the full run meets (see the study's docstring for the ones it misses)."""
+    """The targets the full run meets (case study 04, section 5, has the one it misses)."""
     summary = run_demo(python_m, ARM, tmp_path, quick=False)
     assert summary["link_length_error"] <= 0.05
     assert summary["link_length_error_missing"] <= 0.07
@@ -184,7 +184,7 @@ def test_arm_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     assert summary["rhat_max"] <= 1.05
     # About 88 % of the missing entries are fixed by the link lengths up to a few mirror
     # images: the exact posterior covers those with its 90 % intervals almost always,
-    # and only the rest at 90 % (the arm study's docstring). A binomial band (z = 4)
+    # and only the rest at 90 % (case study 04, section 5). A binomial band (z = 4)
     # for the undetermined entries, the determined ones as an exact posterior would.
     assert 0.8 <= summary["interval_coverage_90"]
     assert summary["interval_coverage_90_determined"] >= 0.95
@@ -198,7 +198,7 @@ def test_unigauss_demo_full_size_meets_the_study_targets(python_m, tmp_path):
     summary = run_demo(python_m, UNIGAUSS, tmp_path, quick=False)
     # ten seeds, not one chosen seed: exact masses of ten trained models. Measured: 5 of
     # 10 meet the target (ratio >= 0.5, 24 cells), 9 cover all 24 cells, the lowest
-    # ratio is 0.26 (StudySettings); the issue's aim of 8 of 10 is not reached.
+    # ratio is 0.26 (case study 02, section 8); the issue's aim of 8 of 10 is not reached.
     rows = summary["per_seed"]
     assert summary["n_seeds"] == 10 and summary["seeds_meeting_target"] >= 4
     assert sum(row["present_cells_covered"] == 24 for row in rows) >= 8

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pymc_ebm.studies import evaluate
+from pymc_ebm_demos import evaluate
 
 
 def made_up_curves(settings):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pymc_ebm.datasets import grid_clusters
-from pymc_ebm.studies import unigauss_clusters as study
+from pymc_ebm_demos import unigauss_clusters as study
 
 TINY = replace(
     study.StudySettings.quick(), cd1_updates=40, long_updates=10, pcd_updates=5, n_data=120

@@ -1,12 +1,14 @@
 """The arm study: the bias table on a hand-set network, and the mirror move against quadrature."""
 
+import copy
+
 import numpy as np
 import pymc as pm
 import pytest
 from scipy import integrate
 
 import pymc_ebm
-from pymc_ebm.studies.arm import (
+from pymc_ebm_demos.arm import (
     ArmReflection,
     bias_table,
     determined_entries,
@@ -177,7 +179,7 @@ def test_train_ends_with_the_mean_of_the_last_updates():
     """``train`` writes the trainer's running mean of the last ``average_last`` updates."""
     from dataclasses import replace
 
-    from pymc_ebm.studies import arm as study
+    from pymc_ebm_demos import arm as study
 
     settings = replace(study.ArmSettings.quick(), n_updates=6, average_last=4)
     X, _ = pymc_ebm.datasets.arm(200, random_seed=0)
@@ -235,3 +237,27 @@ def test_determined_entries_checks_shapes():
         determined_entries(np.zeros((2, 15)), np.zeros((2, 14), dtype=bool))
     with pytest.raises(ValueError, match="must both have shape"):
         determined_entries(np.zeros((2, 14)), np.zeros((2, 14), dtype=bool))
+
+
+def _assert_same(result_a, result_b):
+    (point_a, stats_a), (point_b, stats_b) = result_a, result_b
+    assert point_a.keys() == point_b.keys()
+    for key in point_a:
+        np.testing.assert_array_equal(point_a[key], point_b[key])
+    np.testing.assert_equal(stats_a, stats_b)
+
+
+def test_deepcopy_of_arm_reflection_on_a_model_with_initial_values():
+    """As tests/test_step_conformance.py checks the package's step methods."""
+    energy = pymc_ebm.Gaussian(mu=np.full((1, 6), 0.5), sigma=np.full((1, 6), 1.0))
+    observed = np.tile([0.5, 0.5, 0.5, np.nan, 0.5, 0.5], (3, 1))
+    with pm.Model() as model:
+        pymc_ebm.visible("x", energy, observed=observed)
+    model.set_initval(model["x_missing"], np.full((3, 1), 1.5))
+    step = ArmReflection([model["x_missing"]], observed, model=model, rng=0)
+    point = model.initial_point()
+    step.step(point)
+    clone = copy.deepcopy(step)
+    first, second = step.step(point), clone.step(point)
+    _assert_same(first, second)
+    assert first[1][0]["reflect_accept"] > 0  # x = 1.5 mirrors to -0.5 about 0.5: it moved

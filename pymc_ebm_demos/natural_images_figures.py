@@ -1,4 +1,7 @@
-"""Figures of the natural-image study (matplotlib Figures, written as PNG; no pyplot)."""
+"""Figures of the natural-image study (matplotlib Figures, written as PNG; no pyplot).
+
+Drawn from arrays and Gabor fits with the helpers of :mod:`pymc_ebm_demos.plotting`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from matplotlib.figure import Figure
 
 from pymc_ebm.evaluation.gabor import GaborFit
+from pymc_ebm_demos.plotting import plot_running_mean, savefig, subplots
 
 __all__ = ["fantasies", "filters", "gabor_distribution", "tile", "topographic_map", "training"]
 
@@ -39,23 +42,21 @@ def _show(ax, canvas: np.ndarray) -> None:
 def filters(images: np.ndarray, path: Path, title: str, max_shown: int = 256) -> None:
     """The first ``max_shown`` images (filters or basis functions) tiled, each on its own scale."""
     images = np.asarray(images)[:max_shown]
-    fig = Figure(figsize=(7, 7))
-    ax = fig.subplots()
+    fig, ax = subplots(figsize=(7, 7))
     _show(ax, tile(images))
     ax.set_title(title)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def fantasies(samples: np.ndarray, data: np.ndarray, path: Path) -> None:
     """Fantasy patches next to held-out data patches, pixel space, each on its own scale."""
-    fig = Figure(figsize=(9, 4.5))
-    axes = fig.subplots(1, 2)
+    fig, axes = subplots(1, 2, figsize=(9, 4.5))
     for ax, images, title in zip(
         axes, (samples, data), ("fantasies (StudentTGibbs)", "held-out patches"), strict=True
     ):
         _show(ax, tile(np.asarray(images)))
         ax.set_title(title)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def gabor_distribution(
@@ -65,8 +66,8 @@ def gabor_distribution(
 
     Only fits with ``r2 >= min_r2`` enter the first three panels.
     """
-    fig = Figure(figsize=(13, 3.3 * len(fits)))
-    axes = np.atleast_2d(fig.subplots(len(fits), 4))
+    fig, axes = subplots(len(fits), 4, figsize=(13, 3.3 * len(fits)))
+    axes = np.atleast_2d(axes)
     for row, (name, fit) in zip(axes, fits.items(), strict=True):
         good = fit.r2 >= min_r2
         length = np.clip(0.5 / np.maximum(fit.frequency[good], 1e-3), 0.5, size / 4)
@@ -86,7 +87,7 @@ def gabor_distribution(
         row[3].axvline(min_r2, color="k", lw=0.8, ls="--")
         row[3].set_xlabel(f"Gabor R² (share ≥ {min_r2}: {fit.share(min_r2):.2f})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def topographic_map(
@@ -97,8 +98,7 @@ def topographic_map(
     Grid cells whose fit has ``r2 < min_r2`` are white in the orientation panel.
     """
     rows, cols = grid
-    fig = Figure(figsize=(14, 6.5 * rows / cols + 1))
-    axes = fig.subplots(1, 2)
+    fig, axes = subplots(1, 2, figsize=(14, 6.5 * rows / cols + 1))
     _show(axes[0], tile(np.asarray(images), cols=cols))
     axes[0].set_title("filters in their grid positions")
     orientation = np.where(fits.r2 >= min_r2, np.degrees(fits.theta), np.nan)
@@ -108,20 +108,16 @@ def topographic_map(
     axes[1].set_title(f"Gabor orientation (R² ≥ {min_r2})")
     axes[1].set_axis_off()
     fig.colorbar(shown, ax=axes[1], fraction=0.03, label="degrees")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def training(history: xr.Dataset, path: Path, window: int = 50) -> None:
     """Energy gap (negatives − data) over training, raw and as a running mean."""
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
+    fig, ax = subplots(figsize=(6, 3.5))
     gap = np.asarray(history["energy_gap"], dtype=float)
-    ax.plot(gap, lw=0.4, color="0.7", label="per update")
-    if len(gap) >= window:
-        smooth = np.convolve(gap, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(window - 1, len(gap)), smooth, color="C3", label=f"mean of {window}")
+    plot_running_mean(ax, np.arange(len(gap)), gap, window)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("update")
     ax.set_ylabel("mean energy: negatives − data")
     ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)

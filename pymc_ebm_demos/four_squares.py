@@ -1,6 +1,6 @@
 """The 4-squares study: a network of deterministic hidden units learned with the HMC shortcut.
 
-Shared by ``python -m pymc_ebm demo four-squares`` and the case-study
+Shared by ``python -m pymc_ebm_demos four-squares`` and the case-study
 notebook ``case_studies/03_four_squares``.
 """
 
@@ -21,13 +21,10 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy.special import logsumexp
 
-from pymc_ebm import backends
+from pymc_ebm import BoxJump, ContrastiveDivergence, MLPEnergy, backends, sample_fantasies
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, four_squares, square_index
-from pymc_ebm.energies.mlp import MLPEnergy
 from pymc_ebm.evaluation.diagnostics import summary
-from pymc_ebm.model.sampling import sample_fantasies
-from pymc_ebm.step_methods.box_jump import BoxJump, hmc_with_box_jumps
-from pymc_ebm.training import ContrastiveDivergence
+from pymc_ebm.step_methods import hmc_with_box_jumps
 
 __all__ = [
     "SquaresSettings",
@@ -46,6 +43,7 @@ __all__ = [
     "square_switches",
     "train",
     "unit_energies",
+    "unit_energy_maps",
     "within_square_diagnostics",
 ]
 
@@ -163,7 +161,7 @@ def exact_metrics_fn(
 
     The returned function re-reads the shared parameters at every call, so it
     can follow the model during training at the cost of one energy
-    evaluation on the grid (about 10 ms for ``n_grid=200``).
+    evaluation on the grid.
     """
     low, high = BOX
     edges = np.linspace(low, high, n_grid + 1)
@@ -275,6 +273,19 @@ def unit_energies(net: MLPEnergy, points: np.ndarray) -> np.ndarray:
     v = pt.matrix("v", dtype=pytensor.config.floatX)
     fn = backends.function([v], net.activities(v) * net.scale)
     return np.asarray(fn(np.asarray(points, dtype=pytensor.config.floatX)))
+
+
+def unit_energy_maps(net: MLPEnergy, n_grid: int = 80) -> np.ndarray:
+    """:func:`unit_energies` on an ``n_grid × n_grid`` grid of the box, one map per top unit.
+
+    Shape ``(n_grid, n_grid, n_top)``, at the cell midpoints, rows ``y`` and
+    columns ``x`` (as ``imshow`` draws them with ``origin="lower"``): the maps of
+    :func:`~pymc_ebm_demos.four_squares_figures.top_units`.
+    """
+    edges = np.linspace(*BOX, n_grid + 1)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    gx, gy = np.meshgrid(mid, mid)
+    return unit_energies(net, np.c_[gx.ravel(), gy.ravel()]).reshape(n_grid, n_grid, -1)
 
 
 def quadrant(points: np.ndarray) -> np.ndarray:
@@ -448,7 +459,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.studies import four_squares_figures as figures
+    from pymc_ebm_demos import four_squares_figures as figures
 
     settings = SquaresSettings.quick(seed) if quick else SquaresSettings(seed=seed)
     if not quick:

@@ -6,7 +6,7 @@ from scipy import stats
 
 import pymc_ebm
 from pymc_ebm.datasets import image_patches
-from pymc_ebm.studies import natural_images as study
+from pymc_ebm_demos import natural_images as study
 
 
 def _ica_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """The 24-cluster study: 15 uni-gauss experts learn a 5×5 grid with one cell missing.
 
-Shared by ``python -m pymc_ebm demo unigauss`` and the case-study notebook
+Shared by ``python -m pymc_ebm_demos unigauss`` and the case-study notebook
 ``case_studies/02_unigauss_clusters``.
 """
 
@@ -16,11 +16,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from pymc_ebm import ContrastiveDivergence, UniGauss, UniGaussGibbs, grid_density, hidden, visible
 from pymc_ebm.datasets import grid_centres, grid_clusters
-from pymc_ebm.energies.unigauss import UniGauss
 from pymc_ebm.evaluation.diagnostics import DiagnosticsSummary, summary
-from pymc_ebm.model import hidden, visible
-from pymc_ebm.training import ContrastiveDivergence
+from pymc_ebm.step_methods import UniGaussKernel
 
 __all__ = [
     "StudySettings",
@@ -56,66 +55,8 @@ class StudySettings:
     between the cells) at the same rate; ``restarts`` runs from other starts,
     the one with the best exact training log-likelihood kept.
 
-    Measured at full size, seeds 0-9, exact cell masses (target: missing-cell
-    ratio >= 0.5 with 24 of 24 present cells covered). The lecture's plain
-    recipe (``sigma0=0.2``, CD-1 then CD-10, ``pcd_updates=0``) met it for 2
-    seeds of 10 (seed 3 collapsed onto 4 cells, 4 seeds covered 17-19
-    cells). ``sigma0=0.3`` with ``pcd_updates=100`` (the defaults) meets it
-    for 5 of 10 and covers all 24 cells for 9; the others keep too little
-    mass in the empty cell (ratios 0.26-0.42): the better the fit (exact
-    log-likelihood near 4), the more the spare experts take from it. Tried
-    and worse: ``sigma0`` 0.1, 0.5 or 1.0 (0.5 and 1.0 stay nearly uniform,
-    log-likelihood 0.1-1.5), ``pi0=0.1`` (2 of 8), shorter CD-1 with longer
-    CD-10 (poorer fits). ``restarts=3`` (the best exact log-likelihood of
-    three starts kept) covers all 24 cells on every seed but meets the target
-    for 4 of 10 (ratios 0.26-0.72): a higher log-likelihood goes with a lower
-    ratio, so selecting by it trades the empty cell for the others. The
-    default is one start.
-
-    Per seed (ratio / cells covered / exact log-likelihood) with the
-    defaults: 0: 0.42/24/3.18, 1: 0.58/24/3.19, 2: 0.58/24/3.17,
-    3: 0.72/24/4.01, 4: 0.26/24/3.97, 5: 0.32/24/3.98, 6: 0.93/19/2.64,
-    7: 0.38/24/4.03, 8: 0.51/24/3.12, 9: 0.51/24/2.52.
-
-    Why the others fail. The exact ratio every 500 updates shows CD-1 at
-    rate 0.01 wandering (ratio 0-2.3) and, between updates 1000 and 2000,
-    often collapsing onto 3-14 cells; CD-10 and PCD then repair the
-    coverage, and the final ratio is whatever the repair leaves. The PCD
-    phase lowers the ratio by 0.1-0.4 in its 100 updates; PCD with mode
-    jumps from update 500 on keeps 24 cells throughout but drives the ratio
-    down steadily (0.18-0.33 on seeds 4, 5, 7 while the log-likelihood is
-    still near 2): a negative phase that reaches the empty cell removes its
-    mass long before the fit is good. No single spare expert carves the
-    hole (switching any one off moves the ratio by less than 0.15 unless it
-    is the stripe of the empty row or column); the low ratios come with
-    cell masses off from the data's by up to a factor 2 (seed 7: one column
-    holds 7 % per cell where the data have 3-4 %). Even the ideal
-    stripes-only fit (cell mass proportional to the product of the data's
-    row and column shares) gives ratios 0.50-0.71 (seed 0: 0.50, 7: 0.55,
-    9: 0.58, 8: 0.60, 5: 0.62), so the target sits at the edge of what
-    maximum-likelihood learning gives on these data.
-
-    Tried on the failing seeds 0, 4, 5, 6, 7 (none of which meets the target
-    with the defaults), each with the default phases unless said: a decay of
-    the π logits towards -4 (a sparsity prior, added to the Adam gradient,
-    0.01): 0 of 5, ratios 0.06-0.42, it splits the empty row and column
-    into short stripes of small π that skip the empty cell; the same at
-    0.003 during CD-1 only: 0 of 5; an L1 penalty on π (0.1): 1 of 5; a pull
-    of the π logits towards +3: 1 of 5 at 0.01 (log-likelihood 1.2-2.7), 1
-    of 5 at 0.03 in CD-10 and PCD only; a decay of both log σ towards 0:
-    0.01 and 0.03 never learn the grid (log-likelihood 0.1-0.5), 0.001 and
-    0.0003 give 0 of 4; learning rate 0.005: 0 of 5; CD-10 for 300 updates:
-    1 of 5; 40 PCD updates: 0 of 3; 500 PCD updates at a thirtieth of the
-    rate or 300 at a tenth: 0 of 3 (log-likelihood 4.0-4.1, ratios
-    0.28-0.42); 500 CD-1 then 2500 CD-10: 0 of 3. A pull of each expert's
-    wider log σ towards 0 (a prior for long stripes, which keeps the empty
-    row and column from splitting) flips 3 of the 5 at 0.03 but loses 3 of
-    the others: 5 of 10 on seeds 0-9 (ratios 0.35-1.29, 9 seeds with 24
-    cells), also with its PCD phase at a tenth of the rate (5 of 10); 0.1
-    gives 2 of 10 (ratios 0.34-0.76, bunched near 0.45); with the decay of
-    the π logits (0.01) as well, 3 of 10 (4 of 10 with PCD at a tenth of
-    the rate; 7 or 8 seeds with 24 cells). None reaches 8 of 10, and none
-    beats the defaults, which stay as they are.
+    The recipe's measured effect over seeds 0-9, and what else was tried,
+    are in the case study ``case_studies/02_unigauss_clusters``, section 8.
     """
 
     n_data: int = 300
@@ -289,8 +230,6 @@ def sample_experts(
     Returns the DataTree and the seconds ``pm.sample`` took (compilation,
     tuning and draws).
     """
-    from pymc_ebm.step_methods import UniGaussGibbs
-
     with pm.Model():
         v = visible("v", experts, n_chains=n_chains)
         h = hidden("h", experts, v)
@@ -329,8 +268,6 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
     (:func:`~pymc_ebm.evaluation.quadrature.grid_density`); the cell width must be well
     below the experts' smallest σ.
     """
-    from pymc_ebm.evaluation.quadrature import grid_density
-
     grid = grid_density(experts, n_points=n_grid)
     mass = grid.density * np.outer(np.diff(grid.edges[0]), np.diff(grid.edges[1]))
     one_hot = [np.eye(5)[_cell_index(points)] for points in grid.points]  # (n_grid, 5) each
@@ -339,8 +276,6 @@ def exact_cell_shares(experts: UniGauss, n_grid: int = 1000) -> np.ndarray:
 
 def mean_log_likelihood(experts: UniGauss, X: np.ndarray, n_grid: int = 1000) -> float:
     """Exact mean ``log p(x)`` of the rows of ``X``, with ``log Z`` by 2-D quadrature."""
-    from pymc_ebm.evaluation.quadrature import grid_density
-
     log_z = grid_density(experts, n_points=n_grid).log_z
     return float(-np.mean(experts.energy_fn()(np.asarray(X, dtype=float))) - log_z)
 
@@ -373,8 +308,6 @@ def one_sweep_moves(
     ``(n,)``, is the fraction of sweeps that end nearest to another centre
     than they started.
     """
-    from pymc_ebm.step_methods import UniGaussKernel
-
     rng = np.random.default_rng(random_seed)
     start = np.repeat(np.asarray(v, dtype=float).reshape(-1, 2), n_repeats, axis=0)
     end, _ = UniGaussKernel(experts).sweep(start, rng)
@@ -457,7 +390,7 @@ def run(
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.studies import unigauss_figures as figures
+    from pymc_ebm_demos import unigauss_figures as figures
 
     settings = StudySettings.quick() if quick else StudySettings()
     if seed is not None:
@@ -509,7 +442,7 @@ def run(
             result["ess_per_second_default"], 1e-12
         )
         figures.mixing(gibbs, default, out / "mixing.png")
-    figures.experts(X, experts, out / "experts.png")
+    figures.experts(X, experts, expert_orientation(experts), out / "experts.png")
     figures.free_energy(X, experts, out / "free_energy.png")
     figures.fantasies(X, fantasies, out / "fantasies.png")
     figures.training(history, out / "training.png")

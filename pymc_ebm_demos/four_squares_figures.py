@@ -1,9 +1,9 @@
 """Figures of the 4-squares study (matplotlib, written as PNG).
 
-The figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so
-drawing a figure leaves matplotlib's backend alone (a notebook keeps its
-inline backend). The trace and rank plots of :func:`mixing` are drawn by
-arviz-plots, which uses pyplot; the figure is closed after writing the PNG.
+The figures are drawn from arrays, results and the trained energy, with the
+helpers of :mod:`pymc_ebm_demos.plotting` (no pyplot, except for the trace
+and rank plots of :func:`mixing`, drawn by arviz-plots and closed after
+writing the PNG).
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from pymc_ebm import Energy
 from pymc_ebm.datasets import FOUR_SQUARE_CENTRES, square_index
-from pymc_ebm.energies.base import Energy
+from pymc_ebm_demos.plotting import (
+    plot_running_mean,
+    save_collection,
+    savefig,
+    subplots,
+    trace_and_rank,
+)
 
 __all__ = [
     "data_and_fantasies",
@@ -32,25 +38,12 @@ __all__ = [
 LIMITS = (-2.0, 2.0)
 
 
-def _subplots(*args, figsize: tuple[float, float], **kwargs):
-    """A new Figure (no pyplot) and its axes, like ``pyplot.subplots``."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(*args, **kwargs)
-
-
 def _squares(ax, side: float, color: str = "k") -> None:
     for centre in FOUR_SQUARE_CENTRES:
         ax.add_patch(Rectangle(centre - side / 2, side, side, fill=False, color=color, lw=1))
     ax.set_xlim(*LIMITS)
     ax.set_ylim(*LIMITS)
     ax.set_aspect("equal")
-
-
-def _running_mean(values: np.ndarray, window: int) -> np.ndarray | None:
-    values = np.asarray(values, dtype=float)
-    if len(values) < window:
-        return None
-    return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
 def _grid(n_grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,14 +64,14 @@ def data_and_fantasies(X: np.ndarray, samples: np.ndarray, side: float, path: Pa
     rng = np.random.default_rng(0)
     if len(points) > 5000:
         points = points[rng.choice(len(points), 5000, replace=False)]
-    fig, axes = _subplots(1, 2, figsize=(10, 5))
+    fig, axes = subplots(1, 2, figsize=(10, 5))
     axes[0].scatter(X[:, 0], X[:, 1], s=2, color="0.3")
     axes[0].set_title(f"data: uniform in 4 squares ({len(X)} points)")
     axes[1].scatter(points[:, 0], points[:, 1], s=2, alpha=0.3, color="C0")
     axes[1].set_title(f"fantasies (pm.sample, NUTS): {100 * inside:.1f} % inside")
     for ax in axes:
         _squares(ax, side)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def energy_landscape(
@@ -98,7 +91,7 @@ def energy_landscape(
     mass = np.exp(log_p) * cell
     index = square_index(points, side=side).reshape(gx.shape)
 
-    fig, axes = _subplots(1, 2, figsize=(12, 5))
+    fig, axes = subplots(1, 2, figsize=(12, 5))
     extent = (*LIMITS, *LIMITS)
     image = axes[0].imshow(relative, origin="lower", extent=extent, cmap="viridis_r")
     axes[0].contour(
@@ -145,7 +138,7 @@ def energy_landscape(
     )
     for ax in axes:
         _squares(ax, side, color="w" if ax is axes[1] else "k")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def training(history, path: Path, window: int = 100, target_accept: float = 0.65) -> None:
@@ -155,18 +148,14 @@ def training(history, path: Path, window: int = 100, target_accept: float = 0.65
     ``window`` updates; the acceptance panel marks the target the step size
     is adapted to, and the step size is on a log scale.
     """
-    fig, axes = _subplots(1, 3, figsize=(14, 3.6))
+    fig, axes = subplots(1, 3, figsize=(14, 3.6))
     update = history["update"].values
     panels = [
         ("energy_gap", "mean E(negatives) − mean E(data)"),
         ("stat_accept", "acceptance probability (per-row test)"),
     ]
     for ax, (name, label) in zip(axes[:2], panels, strict=True):
-        values = np.asarray(history[name], dtype=float)
-        ax.plot(update, values, lw=0.3, color="0.75", label="per update")
-        smooth = _running_mean(values, window)
-        if smooth is not None:
-            ax.plot(update[window - 1 :], smooth, color="C3", label=f"mean of {window}")
+        plot_running_mean(ax, update, history[name], window, lw=0.3, color="0.75")
         ax.set_ylabel(label)
     axes[0].axhline(0, color="k", lw=0.5)
     axes[1].axhline(target_accept, color="k", ls="--", lw=0.8, label=f"target {target_accept}")
@@ -183,31 +172,31 @@ def training(history, path: Path, window: int = 100, target_accept: float = 0.65
         ax.set_xlabel("update")
         ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
-def top_units(energy, path: Path, n_grid: int = 80, side: float = 0.8) -> None:
+def top_units(maps: np.ndarray, scales: np.ndarray, path: Path, side: float = 0.8) -> None:
     """The energy each top unit contributes, ``s_k a_k(v)``, on the box (one map per unit).
 
-    Each map is centred on the unit's median contribution over the box: red
-    where the unit adds energy (a violated constraint), blue where it takes
-    energy away (a familiar feature). Each map has its own symmetric colour
-    range; the title gives the unit's learned scale ``s_k``, the most a
-    sigmoid unit can contribute. Units are ordered by how much their
-    contribution varies over the box.
+    ``maps`` has shape ``(n_grid, n_grid, n_top)``: each unit's contribution
+    at the cell midpoints of a grid on the box, rows ``y`` and columns ``x``
+    (:func:`~pymc_ebm_demos.four_squares.unit_energy_maps`); ``scales`` are
+    the units' learned scales ``s_k``, shape ``(n_top,)``. Each map is
+    centred on the unit's median contribution over the box: red where the
+    unit adds energy (a violated constraint), blue where it takes energy away
+    (a familiar feature). Each map has its own symmetric colour range; the
+    title gives ``s_k``, the most a sigmoid unit can contribute. Units are
+    ordered by how much their contribution varies over the box.
     """
-    from pymc_ebm.studies.four_squares import unit_energies
-
-    gx, _, points = _grid(n_grid)
-    contributions = unit_energies(energy, points)  # (n, n_top)
-    scales = energy.scale.get_value()
+    maps = np.asarray(maps)
+    contributions = maps.reshape(-1, maps.shape[-1])  # (n, n_top)
     n_top = contributions.shape[1]
     n_cols = min(8, n_top)
     n_rows = int(np.ceil(n_top / n_cols))
-    fig, axes = _subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 2.0 * n_rows), squeeze=False)
+    fig, axes = subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 2.0 * n_rows), squeeze=False)
     order = np.argsort(np.ptp(contributions, axis=0))[::-1]  # most varied first
     for ax, k in zip(axes.ravel(), order, strict=False):
-        values = contributions[:, k].reshape(gx.shape)
+        values = maps[..., k]
         centred = values - np.median(values)
         bound = max(float(np.abs(centred).max()), 1e-12)
         ax.imshow(
@@ -225,15 +214,22 @@ def top_units(energy, path: Path, n_grid: int = 80, side: float = 0.8) -> None:
     for ax in axes.ravel()[n_top:]:
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def mixing(
-    samples: np.ndarray, path: Path, row: int = 0, n_sequences: int = 4, side: float = 0.8
+    samples: np.ndarray,
+    quadrants: np.ndarray,
+    path: Path,
+    row: int = 0,
+    n_sequences: int = 4,
+    side: float = 0.8,
 ) -> None:
     """Why R-hat per row is large, and how well NUTS mixes inside one square.
 
-    ``samples`` has shape ``(chain, draw, row, 2)``. Trace and rank plots
+    ``samples`` has shape ``(chain, draw, row, 2)`` and ``quadrants`` shape
+    ``(chain, draw, row)``: the index (0-3) of each draw's quadrant
+    (:func:`~pymc_ebm_demos.four_squares.quadrant`). Trace and rank plots
     (arviz-plots) of ``v_x``, two lines of panels. Top: one row in each
     PyMC chain; the chains started at different points of the box and sit
     in different squares. Bottom: as many chain-row sequences as there are
@@ -244,11 +240,8 @@ def mixing(
     says so. ``side`` (of the squares) sets the vertical range of the
     bottom trace.
     """
-    from pymc_ebm.studies.four_squares import quadrant
-    from pymc_ebm.studies.unigauss_figures import save, trace_and_rank
-
     samples = np.asarray(samples)
-    quad = quadrant(samples)
+    quad = np.asarray(quadrants)
     stays = np.all(quad == quad[:, :1, :], axis=1)  # (chain, row)
     counts = [int(np.sum(stays & (quad[:, 0, :] == k))) for k in range(4)]
     square = int(np.argmax(counts))
@@ -271,20 +264,20 @@ def mixing(
         bottom.set_ylim(centre[0] - side / 2 - 0.15, centre[0] + side / 2 + 0.15)
     else:  # e.g. an untrained energy: every sequence crosses the gaps
         pc.viz["figure"].item().suptitle(f"fewer than {wanted} sequences stay in one square")
-    save(pc, path)
+    save_collection(pc, path)
 
 
 def square_masses(tracks: Mapping[str, object], path: Path) -> None:
     """Exact mass of each square over training, one panel per training method.
 
     ``tracks`` maps a label to the Dataset of
-    :func:`~pymc_ebm.studies.four_squares.fit_tracked` (``square_share`` per
+    :func:`~pymc_ebm_demos.four_squares.fit_tracked` (``square_share`` per
     square: shares of the mass inside the squares; ``inside_fraction``).
     Four panels are laid out 2 × 2, fewer in one line.
     """
     n_cols = 2 if len(tracks) == 4 else len(tracks)
     n_rows = int(np.ceil(len(tracks) / n_cols))
-    fig, axes = _subplots(
+    fig, axes = subplots(
         n_rows, n_cols, figsize=(5.2 * n_cols, 3.4 * n_rows), squeeze=False, sharey=True
     )
     for ax, (label, track) in zip(axes.ravel(), tracks.items(), strict=False):
@@ -309,4 +302,4 @@ def square_masses(tracks: Mapping[str, object], path: Path) -> None:
         ax.set_ylabel("share of the mass in the squares")
     axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)

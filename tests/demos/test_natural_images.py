@@ -4,7 +4,7 @@ import numpy as np
 
 from pymc_ebm.datasets import image_patches
 from pymc_ebm.evaluation.gabor import gabor
-from pymc_ebm.studies import natural_images as study
+from pymc_ebm_demos import natural_images as study
 
 
 def test_basis_functions_are_dual_to_pixel_filters():

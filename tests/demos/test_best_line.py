@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pymc_ebm.studies.best_line import (
+from pymc_ebm_demos.best_line import (
     angle_error,
     best_line,
     gaussian_normal,

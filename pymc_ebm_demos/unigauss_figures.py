@@ -1,9 +1,8 @@
 """Figures of the 24-cluster study (matplotlib, written as PNG).
 
-The figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so
-drawing a figure leaves matplotlib's backend alone (a notebook keeps its
-inline backend). Trace and rank plots are drawn by arviz-plots, which uses
-pyplot; :func:`save` closes them after writing the PNG.
+The figures are drawn from arrays and trained experts, with the helpers of
+:mod:`pymc_ebm_demos.plotting` (no pyplot, except for arviz-plots' trace and
+rank plots, which :func:`~pymc_ebm_demos.plotting.save_collection` closes).
 """
 
 from __future__ import annotations
@@ -12,15 +11,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import arviz as az
-import arviz_plots as azp
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Ellipse, Rectangle
 
+from pymc_ebm import UniGauss
 from pymc_ebm.datasets import grid_centres
-from pymc_ebm.energies.unigauss import UniGauss
+from pymc_ebm_demos.plotting import (
+    plot_running_mean,
+    save_collection,
+    savefig,
+    subplots,
+    trace_and_rank,
+)
 
 __all__ = [
     "cell_shares",
@@ -29,18 +32,10 @@ __all__ = [
     "free_energy",
     "mixing",
     "mixing_panels",
-    "save",
-    "trace_and_rank",
     "training",
 ]
 
 _ORIENTATION_COLOURS = {"vertical": "C0", "horizontal": "C1", "blob": "0.5"}
-
-
-def _subplots(*args, figsize: tuple[float, float], **kwargs):
-    """A new Figure (no pyplot) and its axes, like ``pyplot.subplots``."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(*args, **kwargs)
 
 
 def _square(ax) -> None:
@@ -49,18 +44,18 @@ def _square(ax) -> None:
     ax.set_aspect("equal")
 
 
-def experts(X: np.ndarray, energy: UniGauss, path: Path) -> None:
+def experts(X: np.ndarray, energy: UniGauss, orientation: np.ndarray, path: Path) -> None:
     """Data and each learned Gaussian as a 2σ ellipse (opacity = mixing proportion).
 
-    Ellipses are coloured by orientation: vertical stripes (narrow in x),
-    horizontal stripes (narrow in y) and the rest.
+    Ellipses are coloured by ``orientation``, one of ``"vertical"`` (narrow
+    in x), ``"horizontal"`` (narrow in y) and ``"blob"`` per expert (shape
+    ``(n_experts,)``, e.g.
+    :func:`~pymc_ebm_demos.unigauss_clusters.expert_orientation`).
     """
-    from pymc_ebm.studies.unigauss_clusters import expert_orientation
-
-    fig, ax = _subplots(figsize=(5.5, 5.5))
+    fig, ax = subplots(figsize=(5.5, 5.5))
     ax.scatter(X[:, 0], X[:, 1], s=4, color="0.3", zorder=3)
     mu, sigma, pi = energy.mu.get_value(), energy.sigma, energy.pi
-    kinds = expert_orientation(energy)
+    kinds = np.asarray(orientation)
     for m, s, p, kind in zip(mu, sigma, pi, kinds, strict=True):
         ax.add_patch(
             Ellipse(
@@ -79,7 +74,7 @@ def experts(X: np.ndarray, energy: UniGauss, path: Path) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="2σ ellipses")
     _square(ax)
     ax.set_title(f"{energy.n_experts} learned uni-gauss experts (2σ)")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def free_energy(X: np.ndarray, energy: UniGauss, path: Path, n_grid: int = 200) -> None:
@@ -87,13 +82,13 @@ def free_energy(X: np.ndarray, energy: UniGauss, path: Path, n_grid: int = 200) 
     grid = (np.arange(n_grid) + 0.5) / n_grid
     gx, gy = np.meshgrid(grid, grid)
     values = energy.energy_fn()(np.c_[gx.ravel(), gy.ravel()]).reshape(gx.shape)
-    fig, ax = _subplots(figsize=(5.5, 5))
+    fig, ax = subplots(figsize=(5.5, 5))
     image = ax.imshow(values, origin="lower", extent=(0, 1, 0, 1), cmap="viridis_r")
     fig.colorbar(image, ax=ax, label="free energy F(v)")
     ax.scatter(X[:, 0], X[:, 1], s=2, color="white")
     _square(ax)
     ax.set_title("free energy (low = likely)")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def fantasies(X: np.ndarray, samples: np.ndarray, path: Path, max_points: int = 6000) -> None:
@@ -102,7 +97,7 @@ def fantasies(X: np.ndarray, samples: np.ndarray, path: Path, max_points: int = 
     rng = np.random.default_rng(0)
     if len(points) > max_points:
         points = points[rng.choice(len(points), max_points, replace=False)]
-    fig, axes = _subplots(1, 2, figsize=(10, 5))
+    fig, axes = subplots(1, 2, figsize=(10, 5))
     axes[0].scatter(X[:, 0], X[:, 1], s=4, color="0.3")
     axes[0].set_title("training data (24 clusters)")
     axes[1].scatter(points[:, 0], points[:, 1], s=2, alpha=0.3, color="C0")
@@ -111,7 +106,7 @@ def fantasies(X: np.ndarray, samples: np.ndarray, path: Path, max_points: int = 
         ax.scatter(*grid_centres().T, marker="+", color="k", s=30)
         ax.add_patch(Circle((2 / 6, 3 / 6), 0.06, fill=False, color="C3", lw=2))
         _square(ax)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def training(history, path: Path, window: int = 50) -> None:
@@ -121,16 +116,12 @@ def training(history, path: Path, window: int = 50) -> None:
     dashed line marks where a new phase (longer chains) starts, when the
     history has a ``phase`` coordinate.
     """
-    fig, axes = _subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = subplots(1, 2, figsize=(10, 3.5))
     update = history["update"].values
     axes[0].plot(update, history["energy_data"], label="data", lw=0.8)
     axes[0].plot(update, history["energy_negative"], label="negatives", lw=0.8)
     axes[0].set_ylabel("mean free energy")
-    gap = np.asarray(history["energy_gap"], dtype=float)
-    axes[1].plot(update, gap, lw=0.4, color="0.7", label="per update")
-    if len(gap) >= window:
-        smooth = np.convolve(gap, np.ones(window) / window, mode="valid")
-        axes[1].plot(update[window - 1 :], smooth, color="C3", label=f"mean of {window}")
+    plot_running_mean(axes[1], update, history["energy_gap"], window)
     axes[1].axhline(0, color="k", lw=0.5)
     axes[1].set_ylabel("negative − data")
     if "phase" in history.coords:
@@ -143,12 +134,12 @@ def training(history, path: Path, window: int = 50) -> None:
     axes[1].legend(fontsize=8)
     for ax in axes:
         ax.set_xlabel("update")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    savefig(fig, path)
 
 
 def cell_shares(panels: Mapping[str, np.ndarray], path: Path) -> None:
     """Share of each grid cell (5×5 heat maps, one per entry of ``panels``), missing cell boxed."""
-    fig, axes = _subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), squeeze=False)
     top = max(float(np.max(shares)) for shares in panels.values())
     for ax, (title, shares) in zip(axes[0], panels.items(), strict=True):
         grid = np.asarray(shares).reshape(5, 5).T  # rows: y, columns: x
@@ -170,72 +161,7 @@ def cell_shares(panels: Mapping[str, np.ndarray], path: Path) -> None:
     fig.colorbar(
         image, ax=axes[0].tolist(), label="share of the points (numbers in %)", shrink=0.8
     )
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-
-
-def trace_and_rank(posterior: xr.Dataset, height: float = 2.8, width: float = 11.0):
-    """Trace and rank plot of every scalar variable of ``posterior``, one line of panels each.
-
-    ``posterior`` holds variables of shape ``(chain, draw)``; the panels are
-    :func:`arviz_plots.plot_trace` and :func:`arviz_plots.plot_rank` side by
-    side (fractional-rank Δ-ECDF: if the chains sample the same
-    distribution, every chain's ranks are uniform and its curve stays near
-    zero; a chain stuck in one mode bends far away and is flagged).
-
-    Parameters
-    ----------
-    posterior : xarray.Dataset
-        Scalar variables with dimensions ``(chain, draw)``.
-    height, width : float
-        Inches per line of panels, and the figure's width.
-
-    Returns
-    -------
-    arviz_plots.PlotCollection
-        Its ``viz["plot"][name].sel(column="trace" or "rank")`` are the axes;
-        save it with :func:`save`.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> from pymc_ebm.studies.unigauss_figures import save, trace_and_rank
-    >>> draws = np.random.default_rng(0).uniform(size=(2, 50))
-    >>> pc = trace_and_rank(xr.Dataset({"x": (("chain", "draw"), draws)}))
-    >>> pc.viz["plot"]["x"].sel(column="rank").item().get_xlabel()
-    'Fractional ranks'
-    >>> save(pc, None)
-    """
-    sizes = posterior.sizes
-    posterior = posterior.assign_coords(
-        chain=np.arange(sizes["chain"]), draw=np.arange(sizes["draw"])
-    )
-    pc = azp.combine_plots(
-        xr.DataTree.from_dict({"posterior": posterior}),
-        plots=[(azp.plot_trace, {"visuals": {"trace": {"linewidth": 0.7}}}), (azp.plot_rank, {})],
-        plot_names=["trace", "rank"],
-        backend="matplotlib",
-        figure_kwargs={
-            "figsize": (width, height * len(posterior.data_vars)),
-            "layout": "constrained",
-        },
-    )
-    # the p-value of the multi-chain uniformity test sits at a data height that
-    # can be far off the curves' range: pin it to the panel's top left corner
-    texts = pc.viz.children.get("p_value_text_rank")
-    for name in posterior.data_vars if texts is not None else ():
-        if name in texts.data_vars:
-            text = texts[name].item()
-            text.set_transform(pc.viz["plot"][name].sel(column="rank").item().transAxes)
-            text.set_position((0.02, 0.9))
-    return pc
-
-
-def save(pc, path: Path | None) -> None:
-    """Write an arviz-plots figure as PNG (unless ``path`` is None) and close it in pyplot."""
-    figure = pc.viz["figure"].item()
-    if path is not None:
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)  # arviz-plots draws with pyplot; a notebook shows the PNG instead
+    savefig(fig, path)
 
 
 def mixing_panels(samplers: Mapping[str, object], path: Path, row: int = 0, dim: int = 0) -> None:
@@ -258,7 +184,7 @@ def mixing_panels(samplers: Mapping[str, object], path: Path, row: int = 0, dim:
         ax.set_ylim(0, 1)
         for level in np.arange(1, 6) / 6:
             ax.axhline(level, color="0.85", lw=0.5, zorder=0)
-    save(pc, path)
+    save_collection(pc, path)
 
 
 def mixing(gibbs, default, path: Path) -> None:

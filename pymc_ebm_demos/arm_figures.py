@@ -1,25 +1,21 @@
-"""Figures of the arm study (:mod:`pymc_ebm.studies.arm`)."""
+"""Figures of the arm study (:mod:`pymc_ebm_demos.arm`), from its arrays and results.
+
+Drawn with the helpers of :mod:`pymc_ebm_demos.plotting` (no pyplot).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from pymc_ebm.datasets import link_lengths
+from pymc_ebm_demos.plotting import savefig, subplots
 
 __all__ = ["bias_figure", "imputation_figure", "link_lengths_figure", "training_figure"]
-
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def link_lengths_figure(
@@ -40,7 +36,7 @@ def link_lengths_figure(
     -------
     Path
     """
-    fig, axes = plt.subplots(1, len(lengths), figsize=(3.2 * len(lengths), 2.8), sharey=True)
+    fig, axes = subplots(1, len(lengths), figsize=(3.2 * len(lengths), 2.8), sharey=True)
     for link, ax in enumerate(np.atleast_1d(axes)):
         for values, label in (
             (link_lengths(arms)[..., link].ravel(), "complete data"),
@@ -51,7 +47,7 @@ def link_lengths_figure(
         ax.set_title(f"link {link + 1}")
         ax.set_xlabel("length in fantasies")
     np.atleast_1d(axes)[0].legend(fontsize=7)
-    return _save(fig, path)
+    return savefig(fig, path)
 
 
 def bias_figure(table: pd.DataFrame, path: str | Path) -> Path:
@@ -60,7 +56,7 @@ def bias_figure(table: pd.DataFrame, path: str | Path) -> Path:
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`~pymc_ebm.studies.arm.bias_table`.
+        :func:`~pymc_ebm_demos.arm.bias_table`.
     path : path
         PNG file to write.
 
@@ -68,7 +64,7 @@ def bias_figure(table: pd.DataFrame, path: str | Path) -> Path:
     -------
     Path
     """
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig, ax = subplots(figsize=(4, 4))
     fitted = table["residual"] < 0.1
     ax.scatter(table["implied_bias"][fitted], table["bias"][fitted], label="residual < 0.1")
     ax.scatter(
@@ -80,7 +76,7 @@ def bias_figure(table: pd.DataFrame, path: str | Path) -> Path:
     ax.set_xlabel("implied bias  −Σ_l a_kl l_l²")
     ax.set_ylabel("learned bias b_k")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return savefig(fig, path)
 
 
 def imputation_figure(imputation: dict[str, Any], path: str | Path) -> Path:
@@ -89,7 +85,7 @@ def imputation_figure(imputation: dict[str, Any], path: str | Path) -> Path:
     Parameters
     ----------
     imputation : dict
-        :func:`~pymc_ebm.studies.arm.heldout_imputation`.
+        :func:`~pymc_ebm_demos.arm.heldout_imputation`.
     path : path
         PNG file to write.
 
@@ -101,7 +97,7 @@ def imputation_figure(imputation: dict[str, Any], path: str | Path) -> Path:
     truth = imputation["truth"][missing]
     filled = imputation["filled"][missing]
     lower, upper = imputation["lower"][missing], imputation["upper"][missing]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = subplots(figsize=(4.5, 4.5))
     # a two-mode posterior can have its mean outside its central interval: draw both
     ax.vlines(truth, lower, upper, lw=0.6, alpha=0.6, label="90 % interval")
     ax.plot(truth, filled, "o", ms=3, label="posterior mean")
@@ -111,7 +107,7 @@ def imputation_figure(imputation: dict[str, Any], path: str | Path) -> Path:
     ax.set_xlabel("true value")
     ax.set_ylabel("posterior mean (90 % interval)")
     ax.set_title("held-out arms, missing entries")
-    return _save(fig, path)
+    return savefig(fig, path)
 
 
 def training_figure(history: xr.Dataset, history_missing: xr.Dataset, path: str | Path) -> Path:
@@ -128,7 +124,7 @@ def training_figure(history: xr.Dataset, history_missing: xr.Dataset, path: str 
     -------
     Path
     """
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    fig, axes = subplots(1, 2, figsize=(9, 3))
     for hist, label in ((history, "complete data"), (history_missing, "10 % missing")):
         window = max(1, hist.sizes["update"] // 50)
         gap = hist["energy_gap"].rolling(update=window, min_periods=1).mean()
@@ -141,4 +137,4 @@ def training_figure(history: xr.Dataset, history_missing: xr.Dataset, path: str 
     for ax in axes:
         ax.set_xlabel("update")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return savefig(fig, path)

@@ -1,6 +1,6 @@
 """Natural image patches: a product of Student-t experts, a topographic product and FastICA.
 
-Shared by ``python -m pymc_ebm demo patches`` and the case studies
+Shared by ``python -m pymc_ebm_demos patches`` and the case studies
 ``case_studies/05_natural_images`` and ``06_topographic_maps``. The lecture's
 recipe (Teh et al. 2003; Osindero et al. 2006): 16×16 grey patches, mean
 removed and PCA-whitened (255 components), 768 Student-t experts (3×
@@ -34,14 +34,20 @@ from scipy.special import digamma
 from scipy.stats import multivariate_normal
 from threadpoolctl import threadpool_limits
 
-from pymc_ebm.datasets import image_patches
-from pymc_ebm.datasets.patches import Whitening
-from pymc_ebm.energies import StudentT, TopographicStudentT, torus_pooling
-from pymc_ebm.energies.base import Energy
-from pymc_ebm.evaluation import log_likelihood, log_partition
+from pymc_ebm import (
+    ContrastiveDivergence,
+    Energy,
+    StudentT,
+    TopographicStudentT,
+    log_likelihood,
+    log_partition,
+    sample_fantasies,
+    save,
+)
+from pymc_ebm.datasets import Whitening, image_patches
+from pymc_ebm.energies import torus_pooling
+from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.evaluation.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
-from pymc_ebm.io import save
-from pymc_ebm.training import ContrastiveDivergence
 
 __all__ = [
     "FilterQuality",
@@ -67,94 +73,20 @@ __all__ = [
 class StudySettings:
     """Sizes and learning settings; :meth:`quick` shrinks them for tests.
 
-    **Norm constraint.** With ``renormalize`` (the default) the filters (rows
-    of ``W``) are rescaled to unit length after every update. The Student-t
-    energy has a near-degenerate scale/shape direction: longer filters with
-    smaller ``α`` fit the data almost as well, so unconstrained CD lets the
-    norms drift up and ``α`` down for as long as it runs, which both slows
-    the learning of the filters' shapes (the effective learning rate of a
-    direction falls as ``1/|w|²``) and pushes ``α`` towards ``½``, where a
-    direction stops being confined. Measured on 8×8 patches (63 whitened
-    dimensions, 192 experts, learning rate 0.02, 1500 updates, float32,
-    seed 0): without the constraint the median filter norm grew from 1 to
-    3.4 and the median ``α`` fell from 1.5 to 0.37 (5 % of experts below
-    0.17), and 65 % of the filters had a Gabor R² ≥ 0.8 (median R² 0.89);
-    with it ``α`` settled around 0.8 (0.64-0.99) and 84 % of filters had
-    R² ≥ 0.8 (median 0.88), against 94 % for FastICA (complete, 63 filters)
-    on the same patches. No update was non-finite in either run.
-
-    **Optimiser and size.** Adam (``momentum`` is its β1), 6000 updates at
-    ``learning_rate`` 0.003, then ``final_updates=2000`` at
-    ``final_learning_rate`` 0.001: 8000 updates of 100 patches. At full size
-    (255 inputs, 768 experts) SGD with momentum 0.9 did not learn at all at
-    rate 0.02 (the lecture-era recipe that works on 8×8 patches) nor at 0.2:
-    after 1000 updates every filter pointed elsewhere than at the start
-    (median cosine 0.00-0.01) and was still white noise, Gabor R² median 0.12:
-    in 255 dimensions the minibatch noise of the CD gradient (about 0.5 per
-    unit filter per update) outweighs its drift, so the filters diffuse on
-    the sphere. Adam scales each weight's step by its own gradient noise.
-    Measured on seed 0 (Gabor fits of 96 random filters): Gabor R² ≥ 0.8 for
-    0 % after 1000 updates at rate 0.003, 50 % after 3000, 74 % after 4000-
-    6000 (a plateau), then 80-81 % after 1000-2000 updates at 0.001 (median
-    R² 0.90-0.91) and 83 % after 2000 more at 0.0003; FastICA on the same
-    patches: 89.8 % (all 255 filters, median R² 0.92). The filters that miss
-    R² 0.8 are mostly checkerboards at the highest frequencies and filters
-    whose faint white-noise background has not yet decayed.
-
-    **Full size** (``python -m pymc_ebm demo patches --seed S``, the three
-    seeds run side by side on the 2-core machine; seeds 0 / 1 / 2):
-    ``gabor_r2_share`` 0.836 / 0.833 / 0.832 against FastICA's 0.898 /
-    0.859 / 0.878 (median R² 0.907 / 0.907 / 0.906 against 0.919 / 0.914 /
-    0.920); ``kurtosis_median`` 20.5 / 20.3 / 19.9 (FastICA 22.3 / 20.8 /
-    20.8); ``topographic_neighbour_ratio`` 0.498 / 0.393 / 0.439, position
-    ratio 0.626 / 0.619 / 0.650 (the plain PoT on its arbitrary grid: 0.98 /
-    0.98 / 0.99); ``train_seconds`` 420 / 418 / 420 (0.052 s per update,
-    0.034 s of CPU); the whole demo 1069 / 1058 / 1060 s of wall-clock time.
-    In float64 (``dtype="float64"``, seed 0, next to the test suite) the PoT
-    trained in 584 s (0.072 s per update) to a Gabor share of 0.833 (median
-    R² 0.910, kurtosis 20.6).
-
-    **Threads.** BLAS runs on ``blas_threads`` threads (default 1) while
-    training and scoring. One update costs about 0.04-0.08 s with one thread;
-    with OpenBLAS's default two threads it took 0.46 s next to one other
-    process and 1.9 s at a load average of 6 (spinning threads on busy
-    cores), which is what made an earlier estimate of this size 0.76 s of
-    CPU per update.
-
-    **Scoring** (:func:`score_models`; AIS for the learned product's ``log Z``:
-    ``ais_chains`` chains, ``ais_temperatures`` temperatures on the sigmoid
-    schedule, ``ais_leapfrog`` leapfrog steps per transition). Measured with
-    one BLAS thread under a load average of about 6 (with the default BLAS
-    threads, the same AIS ran 14× slower on the loaded 2-core machine). On
-    8×8 patches (63 dimensions, 192 experts, 400 updates, seed 0), 128 chains:
-    ``T = 100`` gave ``log Z`` ± se = 42.34 ± 0.06 (weight ESS 89, 2 s),
-    ``T = 1000`` 42.33 ± 0.017 (ESS 124, 8 s); on the complete product on
-    FastICA's filters, whose ``log Z`` = 29.674 is exact, ``T = 1000`` gave
-    29.646 ± 0.024. At full size (255 dimensions) the complete product on
-    FastICA's filters (exact ``log Z`` = 119.286) gave 119.24 ± 0.105 with 64
-    chains and ``T = 1000`` (ESS 38, 51 s), 119.48 ± 0.26 with ``T = 300``
-    (ESS 12). For 768 random unit filters (``α = 0.8``) and 128 chains,
-    ``T = 1000`` gave 186.67 ± 0.062 (ESS 86, 159 s) and ``T = 100`` 185.67 ±
-    0.25 (ESS 15, 8 s): a nat too low, with a standard error that hides it.
-    Hence 128 chains and ``T = 1000``: a standard error of ``log Z`` below
-    0.1 nats per patch at full size in under 3 minutes.
-
-    **Topographic map.** The topographic product has its own grid,
-    ``topographic_grid`` (16 × 16: 256 filters on the 255 inputs, about
-    complete, 3 × 3 pools), trained with the same recipe. With 768 filters
-    the dense pooling product ``(v Wᵀ)² Vᵀ`` (768 × 768 per row) made an update
-    cost 0.14 s against 0.04 s for the PoT, and learning was slower (Gabor
-    R² median 0.23 after 2000 updates); gathering each pool's 9 filters
-    instead of the dense product was slower still under Numba (0.20 s).
-    Measured at full size, seed 0, 8000 updates (0.027 s each): orientation
-    neighbour ratio 0.46 and position ratio 0.60 (406 neighbour pairs of
-    filters with R² ≥ 0.5), Gabor R² ≥ 0.8 share 0.51 (median R² 0.81).
-
-    **Intermediate check** (SGD with momentum, learning rate 0.02, 8×8
-    patches, 192 experts, grid 12×16, 1500 updates, seed 0): the PoT reached
-    a Gabor R² ≥ 0.8 share of 0.84 against FastICA's 0.94; the topographic
-    PoT 0.77, with an orientation neighbour ratio of 0.47 and a position
-    ratio of 0.63.
+    ``renormalize`` rescales the filters (rows of ``W``) to unit length after
+    every update: the Student-t energy has a near-degenerate scale/shape
+    direction (longer filters with smaller ``α`` fit almost as well), along
+    which unconstrained CD drifts. ``optimizer`` at ``learning_rate`` for
+    ``n_updates - final_updates`` updates, then at ``final_learning_rate``
+    (``momentum`` is Adam's β1). ``blas_threads`` limits BLAS while training
+    and scoring (``None``: no limit). ``ais_chains``, ``ais_temperatures``
+    (sigmoid schedule) and ``ais_leapfrog`` (leapfrog steps per transition)
+    set the AIS estimate of the learned product's ``log Z``
+    (:func:`score_models`); ``topographic_grid`` is the topographic product's
+    own grid (pools of ``pooling_size`` × ``pooling_size`` filters). The
+    measurements behind the defaults are in the case studies
+    ``case_studies/05_natural_images`` (section 7) and
+    ``06_topographic_maps`` (section 5).
     """
 
     size: int = 16
@@ -396,8 +328,6 @@ def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
     seconds : float
         Time of ``pm.sample`` (compilation included).
     """
-    from pymc_ebm.model.sampling import sample_fantasies
-
     started = time.perf_counter()
     with pytensor.config.change_flags(floatX=settings.dtype):
         idata = sample_fantasies(
@@ -425,8 +355,6 @@ def fantasy_summary(
     filters' outputs on the fantasies) and ``kurtosis_median_model_filters``
     (the same on the held-out patches ``X_test``).
     """
-    from pymc_ebm.evaluation.diagnostics import summary
-
     diagnostics = summary(idata, var_names=["v"])
     samples = idata.posterior["v"].values.reshape(-1, X_test.shape[1])
     W = energy.W.get_value().astype(float)
@@ -463,7 +391,7 @@ def gaussian_log_likelihood(X_train: np.ndarray, X_test: np.ndarray) -> tuple[fl
     Examples
     --------
     >>> import numpy as np
-    >>> from pymc_ebm.studies.natural_images import gaussian_log_likelihood
+    >>> from pymc_ebm_demos.natural_images import gaussian_log_likelihood
     >>> X = np.random.default_rng(0).normal(size=(20_000, 3))
     >>> mean, se = gaussian_log_likelihood(X[:10_000], X[10_000:])
     >>> bool(abs(mean + 1.5 * np.log(2 * np.pi * np.e)) < 4 * se)  # minus the entropy
@@ -521,7 +449,7 @@ def complete_pot(W: np.ndarray, X: np.ndarray) -> StudentT:
     recovers ``α`` from the unmixing filters.
 
     >>> import numpy as np
-    >>> from pymc_ebm.studies.natural_images import complete_pot
+    >>> from pymc_ebm_demos.natural_images import complete_pot
     >>> rng = np.random.default_rng(0)
     >>> S = rng.standard_t(5, size=(50_000, 2)) / np.sqrt(5 / 2)
     >>> W = np.array([[1.0, 0.5], [0.0, 2.0]])
@@ -660,7 +588,7 @@ def run(
     dict
         The summary written to ``summary.json``.
     """
-    from pymc_ebm.studies import natural_images_figures as figures
+    from pymc_ebm_demos import natural_images_figures as figures
 
     settings = StudySettings.quick() if quick else StudySettings()
     if seed is not None:
