@@ -44,8 +44,10 @@ from pymc_ebm.model import missing_layout
 from pymc_ebm.model.terms import row_log_density
 from pymc_ebm.step_methods.copying import ModelFreeCopy
 from pymc_ebm.step_methods.untuned import UntunedStep
+from pymc_ebm_demos.summaries import write_summary
 
 __all__ = [
+    "SUMMARY_DESCRIPTION",
     "ArmReflection",
     "ArmSettings",
     "bias_table",
@@ -646,6 +648,43 @@ def heldout_imputation(
     }
 
 
+SUMMARY_DESCRIPTION = {
+    "seed": "seed of the data, the initial networks, the samplers and the best-line example",
+    "link_length_error": "median over links and fantasy arms of |length - true| / true, "
+    "model trained on complete arms",
+    "link_length_error_missing": "link_length_error of the model trained with 10 % of the "
+    "inputs missing",
+    "bias_table": "one row per constraint unit: residual of its fit by link constraints, "
+    "bias, implied_bias, relative_error, scaled_error, alpha, coefficients a_1..a_L",
+    "bias_units_fitted": "units whose quadratic form is fitted by link constraints "
+    "(residual < 0.1)",
+    "bias_units_within_10pct": "fitted units whose bias is within 10 % of the implied bias",
+    "bias_units_within_10pct_of_terms": "fitted units whose bias error is within 10 % of the "
+    "size of their terms (scaled_error <= 0.1)",
+    "imputation_rmse_ratio": "RMSE of the posterior-mean imputation of held-out missing "
+    "entries over that of column-mean imputation",
+    "interval_coverage_90": "share of the true missing values inside their central 90 % "
+    "posterior intervals",
+    "share_determined": "share of the missing entries fixed up to finitely many values by "
+    "the link lengths",
+    "interval_coverage_90_determined": "interval_coverage_90 on the determined entries "
+    "(null without any)",
+    "interval_coverage_90_undetermined": "interval_coverage_90 on the other entries "
+    "(null without any)",
+    "rhat_max": "largest R-hat of the imputed entries",
+    "reflect_accept": "mean acceptance rate of the mirror moves (ArmReflection)",
+    "jump_accept": "mean acceptance rate of the mode jumps (ModeJump)",
+    "imputation_seconds": "seconds of the imputation (pm.sample included)",
+    "n_imputed": "number of imputed held-out entries",
+    "angle_error_gaussian": "best-line example: angle error of the Gaussian fit's normal, degrees",
+    "angle_error_student_t": "best-line example: angle error of the heavy-tailed fit's "
+    "normal, degrees",
+    "train_seconds": "seconds of training on complete arms",
+    "train_seconds_missing": "seconds of training with missing inputs",
+}
+"""What each key of the demo's ``summary.json`` means (its ``description`` entry)."""
+
+
 def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """The whole study: best line, the arm from complete and from incomplete data, imputation.
 
@@ -714,7 +753,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
         "train_seconds_missing": seconds_missing,
     }
     print(table.round(3))
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    result = write_summary(out / "summary.json", result, SUMMARY_DESCRIPTION)
     print(json.dumps(result, indent=2))
     figures.link_lengths_figure(arms, arms_missing, lengths, out / "link_lengths.png")
     figures.bias_figure(table, out / "bias_table.png")

@@ -48,8 +48,10 @@ from pymc_ebm.datasets import Whitening, image_patches
 from pymc_ebm.energies import torus_pooling
 from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm.evaluation.gabor import GaborFit, fit_gabors, neighbour_ratios, output_kurtosis
+from pymc_ebm_demos.summaries import write_summary
 
 __all__ = [
+    "SUMMARY_DESCRIPTION",
     "FilterQuality",
     "StudySettings",
     "basis_functions",
@@ -567,6 +569,69 @@ def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{key}{prefix}": value for key, value in values.items()}
 
 
+SUMMARY_DESCRIPTION = {
+    "gabor_r2_share": "share of the learned PoT filters whose Gabor fit has R^2 "
+    ">= settings.min_r2",
+    "gabor_r2_median": "median R^2 of the Gabor fits of the learned PoT filters",
+    "kurtosis_median": "median excess kurtosis of the learned PoT filters' outputs "
+    "on held-out patches",
+    "gabor_r2_share_ica": "share of the FastICA filters whose Gabor fit has R^2 "
+    ">= settings.min_r2",
+    "gabor_r2_median_ica": "median R^2 of the Gabor fits of the FastICA filters",
+    "kurtosis_median_ica": "median excess kurtosis of the FastICA filters' outputs "
+    "on held-out patches",
+    "gabor_r2_share_topographic": "share of the topographic PoT filters whose Gabor fit has R^2 "
+    ">= settings.min_r2",
+    "gabor_r2_median_topographic": "median R^2 of the Gabor fits of the topographic PoT filters",
+    "kurtosis_median_topographic": "median excess kurtosis of the topographic PoT filters' "
+    "outputs on held-out patches",
+    "pot_grid_neighbour_ratio": "PoT filters on their grid: mean orientation difference of "
+    "grid neighbours over that of all pairs (about 1: no topography)",
+    "train_seconds": "seconds of training of the PoT",
+    "updates": "number of parameter updates of the PoT",
+    "seconds_per_update": "wall-clock seconds per PoT update",
+    "cpu_seconds_per_update": "CPU seconds per PoT update",
+    "ica_seconds": "seconds of FastICA",
+    "log_likelihood_gaussian": "held-out log-likelihood of a Gaussian fitted to the training "
+    "patches, nats per whitened patch (exact)",
+    "log_likelihood_gaussian_se": "standard error of log_likelihood_gaussian",
+    "log_likelihood_ica": "held-out log-likelihood of the complete Student-t product on "
+    "FastICA's filters, nats per whitened patch (exact log Z)",
+    "log_likelihood_ica_se": "standard error of log_likelihood_ica",
+    "log_likelihood_pot": "held-out log-likelihood of the learned PoT, nats per whitened patch "
+    "(log Z by annealed importance sampling)",
+    "log_likelihood_pot_se": "standard error of log_likelihood_pot (rows and AIS)",
+    "log_z_pot": "AIS estimate of the learned PoT's log Z",
+    "log_z_pot_se": "standard error of log_z_pot",
+    "ais_weight_ess": "effective number of AIS chains (importance weights), of "
+    "settings.ais_chains",
+    "ais_acceptance": "mean HMC acceptance rate of the AIS transitions",
+    "ais_seconds": "seconds of AIS (compilation included)",
+    "ica_alpha_median": "median maximum-likelihood alpha of the FastICA product's experts",
+    "whitening_log_jacobian": "log-Jacobian of the PCA whitening (adds to a whitened "
+    "log-likelihood to give one per pixel patch)",
+    "dtype": "floating-point type of the training (pytensor floatX)",
+    "final_energy_gap": "mean energy of the data minus that of the negatives over the last "
+    "50 updates",
+    "settings": "the StudySettings of the run (sizes, learning settings, seed), and n_experts",
+    "fantasy_sampler": "the step pm.sample chose for the fantasies (StudentTGibbs or other)",
+    "fantasy_seconds": "seconds of pm.sample for the fantasies",
+    "fantasy_rhat_max": "largest R-hat over the fantasies' entries",
+    "fantasy_ess_bulk_min": "smallest bulk effective sample size over the fantasies' entries",
+    "fantasy_kurtosis_median": "median excess kurtosis of the PoT filters' outputs on the "
+    "fantasies",
+    "kurtosis_median_model_filters": "the same on held-out patches (compare with "
+    "fantasy_kurtosis_median)",
+    "topographic_neighbour_ratio": "topographic PoT: mean orientation difference of grid "
+    "neighbours over that of all pairs (well below 1: a smooth map)",
+    "topographic_position_ratio": "topographic PoT: the same for the distance between Gabor "
+    "centres",
+    "train_seconds_topographic": "seconds of training of the topographic PoT",
+    "seconds_per_update_topographic": "wall-clock seconds per topographic PoT update",
+}
+"""What each key of the demo's ``summary.json`` means (its ``description`` entry)."""
+
+
 def run(
     out_dir: str | Path, quick: bool = False, seed: int | None = None, topographic: bool = True
 ) -> dict[str, Any]:
@@ -659,6 +724,6 @@ def run(
             settings.topographic_grid,
             out / "topographic_map.png",
         )
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    result = write_summary(out / "summary.json", result, SUMMARY_DESCRIPTION)
     print(json.dumps({k: v for k, v in result.items() if k != "settings"}, indent=2))
     return result

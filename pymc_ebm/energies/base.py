@@ -20,7 +20,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm import backends
 
-__all__ = ["ENERGY_CLASSES", "Energy"]
+__all__ = ["ENERGY_CLASSES", "Energy", "is_energy_list", "unique_parts"]
 
 ENERGY_CLASSES: dict[str, type[Energy]] = {}
 """Every :class:`Energy` subclass by class name, registered when the class is defined.
@@ -177,9 +177,11 @@ class Energy(ABC):
 
         The copy has its own shared variables: training one leaves the other
         as it was. It is built as :func:`pymc_ebm.load` builds a saved
-        energy: the structure (:meth:`structure_kwargs`, parts copied in
-        turn), then the unconstrained parameters with :meth:`set_params`, so
-        values that the constructor would refuse are copied exactly.
+        energy: each distinct part once (:func:`unique_parts`, from its
+        :meth:`structure_kwargs`), then the unconstrained parameters with
+        :meth:`set_params`, so values that the constructor would refuse are
+        copied exactly, and a part that appears several times (``a * a``)
+        is one object in the copy too, with its parameters still tied.
 
         Examples
         --------
@@ -189,12 +191,17 @@ class Energy(ABC):
         >>> experts.set_params({"logit_pi": np.array([50.0])})
         >>> float(frozen.get_params()["logit_pi"][0]), float(experts.get_params()["logit_pi"][0])
         (0.0, 50.0)
+        >>> len((experts * experts).copy().params)
+        3
         """
-        kwargs = {
-            key: [part.copy() for part in value] if is_energy_list(value) else value
-            for key, value in self.structure_kwargs().items()
-        }
-        twin = type(self)(**kwargs)
+        twins: dict[int, Energy] = {}
+        for part in unique_parts(self):
+            kwargs = {
+                key: [twins[id(p)] for p in value] if is_energy_list(value) else value
+                for key, value in part.structure_kwargs().items()
+            }
+            twins[id(part)] = type(part)(**kwargs)
+        twin = twins[id(self)]
         twin.set_params(self.get_params())
         return twin
 
@@ -205,3 +212,40 @@ class Energy(ABC):
 def is_energy_list(value: Any) -> bool:
     """Whether a constructor argument is a list of energies (the parts of a combination)."""
     return isinstance(value, list) and all(isinstance(part, Energy) for part in value)
+
+
+def unique_parts(energy: Energy) -> list[Energy]:
+    """``energy`` and every energy it is built from, each object once, parts first.
+
+    The parts are the energies in the lists of :meth:`Energy.structure_kwargs`
+    (the experts of a combination), followed down to the leaves. An object that
+    appears several times (``a * a``, or a part of a mixture that is also a
+    factor of the product) is listed once, at its first appearance, so that
+    rebuilding the list in order gives one object per original object.
+
+    Returns
+    -------
+    list of Energy
+        Every part before the combinations that hold it; ``energy`` last.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc_ebm
+    >>> from pymc_ebm.energies.base import unique_parts
+    >>> a = pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2)))
+    >>> [type(part).__name__ for part in unique_parts(a * a)]
+    ['Gaussian', 'ProductOfExperts']
+    """
+    order: dict[int, Energy] = {}
+
+    def visit(node: Energy) -> None:
+        if id(node) in order:
+            return
+        for value in node.structure_kwargs().values():
+            if is_energy_list(value):
+                for part in value:
+                    visit(part)
+        order[id(node)] = node
+
+    visit(energy)
+    return list(order.values())

@@ -7,6 +7,8 @@ that names the extra when it is missing.
 """
 
 import importlib
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,3 +102,95 @@ def test_missing_extras_name_the_install_command(command, tmp_path):
     assert "pip install 'pymc-ebm[demos]'" in run.stderr
     assert "matplotlib" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_help_is_plain_text_and_shows_the_defaults(python_m):
+    for command in ["python -m pymc_ebm --help", "python -m pymc_ebm_demos --help"]:
+        out = python_m(command).stdout
+        assert "``" not in out and ":func:" not in out, out
+    out = python_m("python -m pymc_ebm_demos --help").stdout
+    assert "(default: demo_output)" in out and "(default: 1)" in out
+    assert "pip install 'pymc-ebm[demos]'" in out
+
+
+@pytest.mark.parametrize(
+    "script, main, argv, usage",
+    [
+        ("pymc-ebm", old_command.main, ["--help"], "usage: pymc-ebm [-h]"),
+        ("pymc-ebm", old_command.main, ["demo", "--help"], "usage: pymc-ebm demo [-h]"),
+        ("pymc-ebm-demo", cli.main, ["--help"], "usage: pymc-ebm-demo [-h]"),
+    ],
+)
+def test_the_console_scripts_help_names_them(script, main, argv, usage, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [f"/env/bin/{script}", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(usage), out
+    assert "python -m" not in out.split("\n\n")[0]  # the usage block
+
+
+def _bad_out(tmp_path, monkeypatch, kind):
+    """An --out that cannot be the output folder, and what the message says about it."""
+    (tmp_path / "file.txt").write_text("not a folder")
+    if kind == "file":
+        return tmp_path / "file.txt", "is an existing file, not a folder"
+    if kind == "under a file":
+        return tmp_path / "file.txt" / "out", "is a file, not a folder"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root may write anywhere: check as a user would
+        real = os.access
+        monkeypatch.setattr(
+            os, "access", lambda p, mode, **kw: Path(p) != locked and real(p, mode, **kw)
+        )
+    if kind == "unwritable":
+        return locked, "is not writable"
+    return locked / "new", "is not writable .*where it would be created"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seed", "-1"], "argument --seed: must be a non-negative integer, got -1"),
+        (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
+        ("file", "argument --out: .*is an existing file, not a folder"),
+        ("under a file", "argument --out: .* cannot be created: .* is a file, not a folder"),
+        ("unwritable", "argument --out: .*locked' is not writable"),
+        ("inside unwritable", "argument --out: .*new' is not writable"),
+    ],
+)
+def test_bad_arguments_exit_with_status_2_and_a_one_line_message(
+    argv, message, tmp_path, monkeypatch, capsys
+):
+    calls = _record_runs(monkeypatch, "pymc_ebm_demos.unigauss_clusters")
+    if isinstance(argv, str):
+        out, _ = _bad_out(tmp_path, monkeypatch, argv)
+        argv = ["--out", str(out)]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["unigauss", *argv])
+    assert exit_.value.code == 2 and calls == []
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ") and err.endswith("\n")
+    last = err.rstrip("\n").split("\n")[-1]
+    assert last.startswith("python -m pymc_ebm_demos: error: "), err
+    assert re.search(message, last), last
+
+
+def test_a_bad_seed_gives_no_traceback():
+    run = subprocess.run(
+        [sys.executable, "-m", "pymc_ebm_demos", "unigauss", "--seed", "-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert (
+        run.stderr.rstrip()
+        .split("\n")[-1]
+        .endswith("--seed: must be a non-negative integer, got -1")
+    )

@@ -19,18 +19,33 @@ PATCHES = "python -m pymc_ebm_demos patches --out DIR"  # README
 EVALUATE = "python -m pymc_ebm_demos evaluate --out DIR"  # README
 
 
-def run_demo(python_m, command, out, quick, seed=None):
-    python_m(
+def run_demo(python_m, command, out, quick, seed=None, stdout=None):
+    proc = python_m(
         command,
         replace={"demo_output": out, "DIR": out},
         extra=(["--quick"] if quick else []) + ([] if seed is None else ["--seed", seed]),
         timeout=600 if quick else 3000,  # full size: the slow tests (`tox -e slow`)
     )
-    return json.loads((out / "summary.json").read_text())
+    if stdout is not None:
+        stdout.append(proc.stdout)
+    summary = json.loads((out / "summary.json").read_text())
+    assert_described(summary)
+    return summary
+
+
+def assert_described(summary):
+    """Every key of a summary.json has a one-line meaning in its ``description`` entry."""
+    description = summary["description"]
+    keys = [key for key in summary if key != "description"]
+    assert sorted(description) == sorted(keys), set(keys) ^ set(description)
+    for key in keys:
+        text = description[key]
+        assert isinstance(text, str) and text.strip() and "\n" not in text, key
 
 
 def test_unigauss_demo_quick_writes_summary_and_figures(python_m, tmp_path):
-    summary = run_demo(python_m, UNIGAUSS, tmp_path, quick=True, seed=1)
+    printed = []
+    summary = run_demo(python_m, UNIGAUSS, tmp_path, quick=True, seed=1, stdout=printed)
     assert summary["seed"] == 1
     # the robustness table: one row per seed, exact cell masses of each trained model
     assert [row["seed"] for row in summary["per_seed"]] == [0, 1, 2]
@@ -44,6 +59,30 @@ def test_unigauss_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     # the shown run (seed 1) is the table's row for seed 1
     (shown,) = [row for row in summary["per_seed"] if row["seed"] == 1]
     assert shown["missing_cell_ratio"] == summary["missing_cell_ratio_exact"]
+    # beside each single-seed figure, its median and range over the robustness seeds
+    assert summary["robustness_seeds"] == [0, 1, 2]
+    for key, column in [
+        ("missing_cell_ratio_exact", "missing_cell_ratio"),
+        ("present_cells_covered_exact", "present_cells_covered"),
+        ("log_likelihood", "log_likelihood"),
+    ]:
+        assert summary[key] == pytest.approx(shown[column], rel=1e-12), key
+        values = [row[column] for row in summary["per_seed"]]
+        assert summary[f"{key}_over_seeds"] == pytest.approx(
+            {"median": np.median(values), "min": min(values), "max": max(values)}
+        ), key
+    assert summary["meets_target"] == shown["meets_target"]
+    # and so does the printed summary's last table
+    last = printed[0].rstrip().split("\n")
+    spread = summary["missing_cell_ratio_exact_over_seeds"]
+    assert "median [min, max] over seeds 0-2 (3 runs)" in last[-5]
+    assert last[-4].split()[-4:] == [
+        f"{summary['missing_cell_ratio_exact']:.2f}",
+        f"{spread['median']:.2f}",
+        f"[{spread['min']:.2f},",
+        f"{spread['max']:.2f}]",
+    ]
+    assert last[-1].endswith(f"{summary['seeds_meeting_target']} of 3 seeds")
     for key in [
         "missing_cell_ratio",
         "present_cells_covered",
@@ -110,6 +149,7 @@ def test_patches_demo_quick_writes_summary_and_figures(python_m, tmp_path):
     out = tmp_path / "out"
     python_m(PATCHES, replace={"DIR": out}, extra=["--quick", "--seed", "3"], timeout=600)
     summary = json.loads((out / "summary.json").read_text())
+    assert_described(summary)
     assert summary["settings"]["seed"] == 3 and summary["dtype"] == "float32"
     assert summary["updates"] == summary["settings"]["n_updates"] > 0
     for key in [

@@ -51,3 +51,8 @@ def test_seed_table_trains_each_seed_and_reuses_a_trained_one():
     assert rows[0]["log_likelihood"] == pytest.approx(study.mean_log_likelihood(four, X4))
     for row in rows:
         assert row["meets_target"] == study.meets_target(row)
+
+
+def test_the_shown_run_is_the_first_robustness_seed_not_a_chosen_one():
+    for settings in [study.StudySettings(), study.StudySettings.quick()]:
+        assert settings.seed == 0 == settings.robustness_seeds[0]
