@@ -35,6 +35,10 @@ from benchmarks._common import (
 from pymc_ebm.step_methods import UniGaussKernel
 from pymc_ebm_demos import unigauss_clusters as study
 
+# The benchmark's model: the flagship study's experts at seed 2, the seed the
+# figures in docs/benchmarks.md were measured on (the study's default seed is 0).
+MODEL_SEED = 2
+
 NAME = "cd_update"
 TARGET = 1.5
 LOG_2PI = float(np.log(2 * np.pi))
@@ -193,7 +197,7 @@ def run(quick: bool = False) -> Result:
         "`ContrastiveDivergence(sampler='gibbs', batch_size=100).partial_fit(batch)` "
         "(SGD, momentum 0.9) against a hand-vectorised NumPy/SciPy CD-1 update",
     )
-    settings = study.StudySettings()
+    settings = study.StudySettings(seed=MODEL_SEED)
     X = pymc_ebm.datasets.grid_clusters(300, missing=study.MISSING, random_seed=0)
     experts = study.initial_experts(X, settings)
     _checks(experts, X, res)

@@ -35,6 +35,10 @@ from benchmarks._common import (
 from benchmarks.pot_hmc import short_run_hmc_kwargs
 from pymc_ebm_demos import unigauss_clusters as study
 
+# The benchmark's model: the flagship study's experts at seed 2, the seed the
+# figures in docs/benchmarks.md were measured on (the study's default seed is 0).
+MODEL_SEED = 2
+
 NAME = "hmc_small"
 TARGET = 10.0
 STEP_SIZE = 0.1
@@ -47,7 +51,7 @@ def _models(quick: bool):
     models = {"2-D product of 3 Gaussian experts (pm.Flat)": (gaussian, None)}
     if not quick:
         X = pymc_ebm.datasets.grid_clusters(300, missing=study.MISSING, random_seed=0)
-        unigauss = study.initial_experts(X, study.StudySettings())
+        unigauss = study.initial_experts(X, study.StudySettings(seed=MODEL_SEED))
         start = np.array([[0.45, 0.55]])
         models["2-D product of 15 uni-gauss experts (pm.Uniform box, interval transform)"] = (
             unigauss,

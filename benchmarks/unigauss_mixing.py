@@ -23,6 +23,10 @@ from benchmarks._common import Check, Result, fmt_time
 from pymc_ebm.evaluation.diagnostics import summary
 from pymc_ebm_demos import unigauss_clusters as study
 
+# The benchmark's model: the flagship study's experts at seed 2, the seed the
+# figures in docs/benchmarks.md were measured on (the study's default seed is 0).
+MODEL_SEED = 2
+
 NAME = "unigauss_mixing"
 TARGET = 20.0
 
@@ -33,7 +37,8 @@ def _sizes(quick: bool) -> tuple[study.StudySettings, dict[str, int]]:
         return settings, {"rows": 2, "draws": 150, "tune": 50, "chains": 2}
     # Training at the study's full size takes ~10 s; the comparison uses the
     # study's compare_rows and more draws than its compare_draws.
-    return study.StudySettings(), {"rows": 4, "draws": 1000, "tune": 200, "chains": 4}
+    sizes = {"rows": 4, "draws": 1000, "tune": 200, "chains": 4}
+    return study.StudySettings(seed=MODEL_SEED), sizes
 
 
 def _sample(experts, kind: str, sizes: dict[str, int], seed: int):
