@@ -197,3 +197,41 @@ def test_engine_takes_the_old_spellings_with_a_deprecation_warning():
     np.testing.assert_array_equal(new.log_weights, old.log_weights)
     with pytest.deprecated_call(match="n_chains is deprecated"):
         annealed_importance_sampling(gauss, base, n_chains=8, **kwargs)
+
+
+# -- arguments that do not apply, bases that do not fit ----------------------------------------
+def test_arguments_of_another_method_are_refused():
+    gauss = pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="low and high are for method='quadrature'"):
+        pymc_ebm.log_partition(gauss, "ais", data=_data(), low=-5.0, high=5.0)
+    with pytest.raises(ValueError, match="data is for method='ais'"):
+        pymc_ebm.log_partition(gauss, "exact", data=_data())
+    with pytest.raises(ValueError, match="method must be one of"):
+        pymc_ebm.log_partition(gauss, ["ais"])
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (
+            lambda: GaussianBase(np.zeros(2), np.eye(3)),
+            ValueError,
+            r"cov must have shape \(2, 2\)",
+        ),
+        (lambda: GaussianBase(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]]), ValueError, "symmetric"),
+        (lambda: GaussianBase([0.0, np.nan], np.eye(2)), ValueError, "mean must be finite"),
+        (lambda: ais_module.UniformBoxBase([0.0, 1.0], [1.0, 1.0]), ValueError, "low must be"),
+        (lambda: ais_module.UniformBoxBase([0.0], [1.0, 2.0]), ValueError, "high must have"),
+    ],
+)
+def test_malformed_bases_are_refused(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_the_engine_refuses_a_base_of_another_dimension():
+    gauss = pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="base must have the energy's dim 2, got dim 3"):
+        annealed_importance_sampling(gauss, GaussianBase(np.zeros(3), np.eye(3)), **QUICK)
+    with pytest.raises(TypeError, match="base must be a GaussianBase or UniformBoxBase"):
+        annealed_importance_sampling(gauss, "gaussian", **QUICK)

@@ -51,7 +51,14 @@ from pytensor.tensor.variable import TensorVariable
 from scipy.special import logsumexp
 
 from pymc_ebm import backends
-from pymc_ebm._validation import finite_float, positive_int, real_array, renamed
+from pymc_ebm._validation import (
+    check_shape,
+    finite_float,
+    float_array,
+    positive_int,
+    real_array,
+    renamed,
+)
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.progress import ProgressBar
 from pymc_ebm.step_methods.hmc_kernel import build_kernel, init, potential_from_fn
@@ -81,8 +88,13 @@ class GaussianBase:
     name = "gaussian"
 
     def __init__(self, mean: npt.ArrayLike, cov: npt.ArrayLike) -> None:
-        self.mean = np.asarray(mean, dtype=float)
-        cov = np.asarray(cov, dtype=float)
+        self.mean = float_array("mean", mean, ndim=1)
+        cov = float_array("cov", cov, ndim=2)
+        check_shape("cov", cov, (len(self.mean), len(self.mean)))
+        if len(self.mean) < 1:
+            raise ValueError("mean must have at least one entry (one per dimension)")
+        if not np.allclose(cov, cov.T):
+            raise ValueError("the base covariance cov must be symmetric")
         try:
             self.chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError as err:
@@ -158,8 +170,15 @@ class UniformBoxBase:
     name = "uniform"
 
     def __init__(self, low: npt.ArrayLike, high: npt.ArrayLike) -> None:
-        self.low = np.asarray(low, dtype=float)
-        self.width = np.asarray(high, dtype=float) - self.low
+        self.low = float_array("low", low, ndim=1)
+        high = float_array("high", high, ndim=1)
+        check_shape("high", high, self.low.shape)
+        if len(self.low) < 1 or np.any(self.low >= high):
+            raise ValueError("low must be smaller than high on every dimension (at least one)")
+        with np.errstate(over="ignore"):
+            self.width = high - self.low
+        if not np.all(np.isfinite(self.width)):
+            raise ValueError("high - low overflows: the box is too wide")
         self.dim = self.low.shape[0]
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -401,6 +420,14 @@ def annealed_importance_sampling(
     -------
     AISRun
     """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    if not isinstance(base, GaussianBase | UniformBoxBase):
+        raise TypeError(
+            f"base must be a GaussianBase or UniformBoxBase, got {type(base).__name__}"
+        )
+    if base.dim != energy.dim:
+        raise ValueError(f"base must have the energy's dim {energy.dim}, got dim {base.dim}")
     n_runs = renamed("n_runs", n_runs, 256, "n_chains", n_chains)
     n_pilot_runs = renamed("n_pilot_runs", n_pilot_runs, None, "n_pilot_chains", n_pilot_chains)
     n_runs = positive_int("n_runs", n_runs)

@@ -222,10 +222,17 @@ def log_partition(
     (True, True)
     """
     n_runs = renamed("n_runs", n_runs, 256, "n_chains", n_chains)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    if method != "ais" and data is not None:
+        raise ValueError(f"data is for method='ais' (its Gaussian base), not {method!r}")
+    if method != "quadrature" and (low is not None or high is not None):
+        raise ValueError(
+            f"low and high are for method='quadrature' (its box), not {method!r}: AIS and "
+            "the closed forms work on the energy's own domain"
+        )
     if method == "exact":
         return LogPartition(log_z=exact_log_partition(energy), se=0.0, method="exact")
     if method == "quadrature":
