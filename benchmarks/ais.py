@@ -67,13 +67,13 @@ def run(quick: bool = False) -> Result:
     energy, data = _problem(dim, n_experts)
     kwargs = dict(data=data, progressbar=False)
     started = time.perf_counter()
-    pymc_ebm.log_partition(energy, n_chains=4, n_temperatures=2, random_seed=0, **kwargs)
+    pymc_ebm.log_partition(energy, n_runs=4, n_temperatures=2, random_seed=0, **kwargs)
     res.row("compilation (first call)", fmt_time(time.perf_counter() - started))
     projected, estimates = {}, {}
     for i, n_temp in enumerate(temperatures):
         started = time.perf_counter()
         est = pymc_ebm.log_partition(
-            energy, n_chains=n_chains, n_temperatures=n_temp, random_seed=1 + i, **kwargs
+            energy, n_runs=n_chains, n_temperatures=n_temp, random_seed=1 + i, **kwargs
         )
         seconds = time.perf_counter() - started
         factor = (est.se / TARGET_SE) ** 2

@@ -14,22 +14,41 @@ argument's name, so that callers (and tests) see one wording everywhere:
 * ``finite_float("target_accept", 1.0, low=0.0, high=1.0, low_open=True, high_open=True)``:
   ``"target_accept must lie in the open interval (0, 1), got 1.0"``
 * ``float_array("mu", [[np.nan]])``: ``"mu must be finite"``
+* ``expert_matrix("mu", np.zeros((0, 2)))``:
+  ``"mu must have at least one row (one per expert), got shape (0, 2)"``
+* ``box_bound("low", [0, 0, 0], 2)``:
+  ``"low must be a number or have shape (2,), got shape (3,)"``
+* ``rows_of("X", np.zeros(2), 2)``: ``"X must have shape (n, 2), got shape (2,)"``
+* ``renamed("n_runs", 256, 256, "n_chains", 64)``: ``64``, with a
+  ``DeprecationWarning`` naming ``n_runs``
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
+from pytensor.tensor.variable import TensorVariable
 
 __all__ = [
+    "box_bound",
     "check_shape",
+    "expert_matrix",
     "finite_float",
     "float_array",
     "non_negative_int",
     "positive_int",
+    "renamed",
+    "rows_of",
+    "visible_batch",
 ]
+
+_REAL_KINDS = "biufO"
+"""NumPy dtype kinds that may hold real numbers (object arrays are converted element-wise)."""
 
 
 def _integer(name: str, value: Any, low: int, what: str) -> int:
@@ -145,15 +164,167 @@ def float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
     >>> float_array("mu", [[0, 1]], ndim=2).dtype
     dtype('float64')
     """
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers") from err
+    array = real_array(name, value)
     if ndim is not None and array.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite")
     return array
+
+
+def real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array of real numbers (not checked for finiteness).
+
+    Strings, complex numbers and other non-real entries raise
+    ``ValueError("{name} must be an array of numbers")`` (a complex array
+    would otherwise lose its imaginary part without a word).
+    """
+    message = f"{name} must be an array of numbers (real: no strings, no complex numbers)"
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in _REAL_KINDS:
+            raise ValueError(message)
+        return np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(message) from err
+
+
+def expert_matrix(
+    name: str, value: Any, rows: str = "expert", columns: str = "visible dimension"
+) -> np.ndarray:
+    """A finite 2-D float array with at least one row and one column.
+
+    Parameters
+    ----------
+    name : str
+        Argument name, first word of the error message.
+    value : array_like, shape (n_rows, n_columns)
+        The matrix (e.g. one row per expert, one column per dimension).
+    rows, columns : str
+        What a row and a column stand for, named in the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymc_ebm._validation import expert_matrix
+    >>> expert_matrix("W", np.eye(2)).shape
+    (2, 2)
+    >>> expert_matrix("W", np.zeros((2, 0)))
+    Traceback (most recent call last):
+    ...
+    ValueError: W must have at least one column (one per visible dimension), got shape (2, 0)
+    """
+    array = float_array(name, value, ndim=2)
+    for axis, what, part in ((0, rows, "row"), (1, columns, "column")):
+        if array.shape[axis] < 1:
+            raise ValueError(
+                f"{name} must have at least one {part} (one per {what}), got shape {array.shape}"
+            )
+    return array
+
+
+def box_bound(name: str, value: Any, dim: int) -> np.ndarray:
+    """One side of a box: a finite number or an array of shape ``(dim,)``, as shape ``(dim,)``.
+
+    Examples
+    --------
+    >>> from pymc_ebm._validation import box_bound
+    >>> box_bound("low", 0.0, 2).tolist()
+    [0.0, 0.0]
+    """
+    array = float_array(name, value)
+    if array.shape not in ((), (dim,)):
+        raise ValueError(
+            f"{name} must be a number or have shape ({dim},), got shape {array.shape}"
+        )
+    return np.broadcast_to(array, (dim,)).copy()
+
+
+def rows_of(name: str, value: Any, dim: int, dtype: str | None = None) -> np.ndarray:
+    """Numeric rows of shape ``(n, dim)`` (any ``n >= 0``; values not checked for finiteness).
+
+    ``dtype`` casts the result (default: float64).
+
+    Examples
+    --------
+    >>> from pymc_ebm._validation import rows_of
+    >>> rows_of("v", [[0, 1]], 2).dtype
+    dtype('float64')
+    """
+    array = real_array(name, value)
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (n, {dim}), got shape {array.shape}")
+    return array if dtype is None else array.astype(dtype, copy=False)
+
+
+def visible_batch(name: str, value: Any, dim: int) -> TensorVariable:
+    """A batch of visible vectors for an energy's graph: a matrix with ``dim`` columns.
+
+    A symbolic input is checked as far as its type tells (two dimensions, a
+    static column count of ``dim`` if known) and returned unchanged; a
+    numeric one must be real with shape ``(n, dim)`` and becomes a constant.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must have shape (n, {dim}), got ..."``.
+    TypeError
+        For a symbolic input that is not a tensor, or of a non-real dtype.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from pymc_ebm._validation import visible_batch
+    >>> v = pt.matrix("v")
+    >>> visible_batch("v", v, 2) is v
+    True
+    """
+    if isinstance(value, Variable):
+        if not isinstance(value, TensorVariable):
+            raise TypeError(f"{name} must be a tensor, got {type(value).__name__}")
+        if value.type.dtype[:1] not in ("f", "i", "u", "b"):
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.type.dtype}")
+        shape = value.type.shape
+        if len(shape) != 2 or shape[1] not in (None, dim):
+            shown = ", ".join("?" if s is None else str(s) for s in shape)
+            raise ValueError(
+                f"{name} must have shape (n, {dim}), got a {len(shape)}-d tensor of shape "
+                f"({shown})"
+            )
+        return value
+    array = rows_of(name, value, dim)
+    keep = isinstance(value, np.ndarray) and value.dtype.kind == "f"  # the caller's float dtype
+    return pt.as_tensor_variable(value if keep else array)
+
+
+def renamed(new_name: str, new_value: Any, new_default: Any, old_name: str, old_value: Any) -> Any:
+    """The value of a renamed argument, taking its old spelling with a ``DeprecationWarning``.
+
+    ``old_value`` is ``None`` when the old spelling was not used. Both
+    spellings at once (the new one away from its default) raise ``TypeError``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pymc_ebm._validation import renamed
+    >>> renamed("n_runs", 64, 256, "n_chains", None)
+    64
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = renamed("n_runs", 256, 256, "n_chains", 64)
+    >>> value, str(caught[0].message)
+    (64, 'n_chains is deprecated and will be removed in a future release: use n_runs')
+    """
+    if old_value is None:
+        return new_value
+    if new_value is not new_default and new_value != new_default:
+        raise TypeError(f"give {new_name} only ({old_name} is its deprecated spelling), not both")
+    warnings.warn(
+        f"{old_name} is deprecated and will be removed in a future release: use {new_name}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 def check_shape(name: str, array: np.ndarray, shape: Sequence[int]) -> None:

@@ -541,7 +541,7 @@ def score_models(
             pot64,
             "ais",
             data=X_train,
-            n_chains=settings.ais_chains,
+            n_runs=settings.ais_chains,
             n_temperatures=settings.ais_temperatures,
             n_leapfrog=settings.ais_leapfrog,
             random_seed=settings.seed,

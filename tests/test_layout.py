@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -56,3 +58,20 @@ def test_student_t_energy_and_gradient_unchanged_with_one_copy_of_the_filters():
     np.testing.assert_allclose(f(value)[1], (alpha * s / (1 + 0.5 * s**2)) @ W, rtol=1e-12)
     copies = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, ContiguousTranspose)]
     assert len(copies) == 1
+
+
+def test_student_t_gradient_emits_no_deprecation_from_the_package():
+    """The Op implements PyTensor's ``pullback``: no FutureWarning about ``L_op``/``grad``."""
+    expert = pymc_ebm.StudentT(np.array([[1.0, 0.5], [-0.3, 2.0]]), [2.0, 3.0])
+    v = pt.matrix("v")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grad = pt.grad(pt.sum(expert.energy(v)), [v, expert.W])
+        pytensor.function([v], grad)(np.ones((2, 2)))
+    ours = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, FutureWarning | DeprecationWarning)
+        and ("ContiguousTranspose" in str(w.message) or "pymc_ebm" in str(w.filename))
+    ]
+    assert not ours, ours

@@ -70,9 +70,9 @@ def test_ais_gaussian_product_within_3_se(dim, widen, shift):
     data = mean + widen * sd * rng.normal(size=(500, dim)) + shift * sd
     truth = pymc_ebm.log_partition(energy, "exact").log_z
     ais = pymc_ebm.log_partition(
-        energy, data=data, n_chains=128, n_temperatures=100, random_seed=2, progressbar=False
+        energy, data=data, n_runs=128, n_temperatures=100, random_seed=2, progressbar=False
     )
-    assert ais.base == "gaussian" and ais.n_chains == 128 and ais.n_temperatures == 100
+    assert ais.base == "gaussian" and ais.n_runs == 128 and ais.n_temperatures == 100
     assert ais.se > 0 and 128 / 8 < ais.ess <= 128  # enough effective weights to trust the SE
     assert abs(ais.log_z - truth) < Z_AIS * ais.se, (ais.log_z, truth, ais.se)
 
@@ -83,8 +83,8 @@ def test_ais_standard_error_shrinks_with_chains():
     data = mean + 2.0 * sd * np.random.default_rng(3).normal(size=(500, 10))
     truth = pymc_ebm.log_partition(energy, "exact").log_z
     kwargs = dict(data=data, n_temperatures=30, random_seed=4, progressbar=False)
-    few = pymc_ebm.log_partition(energy, n_chains=64, **kwargs)
-    many = pymc_ebm.log_partition(energy, n_chains=1024, **kwargs)
+    few = pymc_ebm.log_partition(energy, n_runs=64, **kwargs)
+    many = pymc_ebm.log_partition(energy, n_runs=1024, **kwargs)
     # 16x the chains: the SE should fall about 4x; ask for at least 2.5x
     assert many.se < few.se / 2.5, (few.se, many.se)
     for est in (few, many):
@@ -95,7 +95,7 @@ def test_ais_complete_student_t_16d_within_3_se():
     energy, data = _complete_student_t(16, seed=5)
     truth = pymc_ebm.log_partition(energy, "exact").log_z
     ais = pymc_ebm.log_partition(
-        energy, data=data, n_chains=256, n_temperatures=200, random_seed=6, progressbar=False
+        energy, data=data, n_runs=256, n_temperatures=200, random_seed=6, progressbar=False
     )
     assert abs(ais.log_z - truth) < Z_AIS * ais.se, (ais.log_z, truth, ais.se)
     assert ais.se < 0.2 and ais.ess > 256 / 8
@@ -109,7 +109,7 @@ def test_ais_unigauss_product_2d_matches_quadrature():
     )
     grid = pymc_ebm.log_partition(experts, "quadrature", n_points=600).log_z
     ais = pymc_ebm.log_partition(
-        experts, n_chains=256, n_temperatures=200, random_seed=7, progressbar=False
+        experts, n_runs=256, n_temperatures=200, random_seed=7, progressbar=False
     )
     assert ais.base == "uniform"
     assert abs(ais.log_z - grid) < Z_AIS * ais.se, (ais.log_z, grid, ais.se)
@@ -118,7 +118,7 @@ def test_ais_unigauss_product_2d_matches_quadrature():
 def test_ais_is_seeded():
     energy = pymc_ebm.Gaussian([[0.0, 1.0]], [[1.0, 2.0]])
     data = np.random.default_rng(0).normal(size=(50, 2))
-    kwargs = dict(data=data, n_chains=16, n_temperatures=5, progressbar=False)
+    kwargs = dict(data=data, n_runs=16, n_temperatures=5, progressbar=False)
     first = pymc_ebm.log_partition(energy, random_seed=8, **kwargs)
     again = pymc_ebm.log_partition(energy, random_seed=8, **{**kwargs, "progressbar": True})
     other = pymc_ebm.log_partition(energy, random_seed=9, **kwargs)
@@ -143,8 +143,8 @@ def test_bad_input_is_refused():
         pymc_ebm.log_partition(pymc_ebm.StudentT(np.eye(2), [0.5, 3.0]), "exact")
     with pytest.raises(ValueError, match="n_temperatures must be a positive integer"):
         pymc_ebm.log_partition(gauss, data=data, n_temperatures=0)
-    with pytest.raises(ValueError, match="n_chains must be a positive integer"):
-        pymc_ebm.log_partition(gauss, data=data, n_chains=-4)
+    with pytest.raises(ValueError, match="n_runs must be a positive integer"):
+        pymc_ebm.log_partition(gauss, data=data, n_runs=-4)
     with pytest.raises(ValueError, match="method must be one of"):
         pymc_ebm.log_partition(gauss, "nested")
     with pytest.raises(ValueError, match="quadrature works in 1 or 2 dimensions"):

@@ -238,7 +238,7 @@ PROBS = np.array(
 
 def test_rejection_sample_matches_enumeration():
     n = 4000
-    samples, rate = pymc_ebm.rejection_sample(PROBS, n, rng=12)
+    samples, rate = pymc_ebm.rejection_sample(PROBS, n, random_seed=12)
     assert samples.shape == (n,)
     assert samples.dtype.kind == "i"
 
@@ -256,8 +256,8 @@ def test_rejection_sample_matches_enumeration():
 
 def test_rejection_sample_is_reproducible_and_skips_impossible_states():
     probs = np.array([[0.5, 0.5, 0.0], [0.0, 0.3, 0.7]])
-    first, rate = pymc_ebm.rejection_sample(probs, 50, rng=3)
-    second, rate_again = pymc_ebm.rejection_sample(probs, 50, rng=3)
+    first, rate = pymc_ebm.rejection_sample(probs, 50, random_seed=3)
+    second, rate_again = pymc_ebm.rejection_sample(probs, 50, random_seed=3)
     np.testing.assert_array_equal(first, second)
     assert rate == rate_again
     np.testing.assert_array_equal(first, 1)  # the only state both experts propose
@@ -279,10 +279,10 @@ def test_rejection_sample_is_reproducible_and_skips_impossible_states():
 )
 def test_rejection_sample_rejects_bad_input(probs, n, match):
     with pytest.raises(ValueError, match=match):
-        pymc_ebm.rejection_sample(probs, n, rng=0)
+        pymc_ebm.rejection_sample(probs, n, random_seed=0)
 
 
 def test_rejection_sample_gives_up_after_max_proposals():
     probs = np.array([[0.999, 0.001], [0.001, 0.999]])
     with pytest.raises(RuntimeError, match="proposals"):
-        pymc_ebm.rejection_sample(probs, 1000, rng=0, batch_size=100, max_proposals=1000)
+        pymc_ebm.rejection_sample(probs, 1000, random_seed=0, batch_size=100, max_proposals=1000)

@@ -42,8 +42,12 @@ class ContiguousTranspose(Op):
     def infer_shape(self, node, shapes):
         return [shapes[0][::-1]]
 
-    def L_op(self, inputs, outputs, output_grads):
-        return [output_grads[0].T]
+    def pullback(self, inputs, outputs, cotangents):
+        """``x̄ = ȳᵀ``: the cotangent of the copy, transposed back."""
+        return [cotangents[0].T]
+
+    if not hasattr(Op, "pullback"):  # pragma: no cover - PyTensor without ``pullback``
+        L_op = pullback
 
 
 _contiguous_transpose = ContiguousTranspose()

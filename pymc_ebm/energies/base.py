@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm import backends
+from pymc_ebm._validation import real_array, rows_of, visible_batch
 
 __all__ = ["ENERGY_CLASSES", "Energy", "is_energy_list", "unique_parts"]
 
@@ -101,7 +103,7 @@ class Energy(ABC):
             if name not in self._params:
                 raise ValueError(f"unknown parameter {name!r}; expected one of {self.param_names}")
             shared = self._params[name]
-            value = np.asarray(value, dtype=shared.dtype)
+            value = real_array(f"parameter {name!r}", value).astype(shared.dtype)
             old = shared.get_value(borrow=True)
             if value.shape != old.shape:
                 raise ValueError(f"parameter {name!r} has shape {old.shape}, got {value.shape}")
@@ -110,14 +112,21 @@ class Energy(ABC):
             shared.set_value(value)
 
     # -- energies ---------------------------------------------------------
+    def _visible(self, v: Any, name: str = "v") -> TensorVariable:
+        """``v`` checked as a batch of visible vectors, shape ``(n, dim)`` (see the methods)."""
+        return visible_batch(name, v, self.dim)
+
     @abstractmethod
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energies of a batch.
 
         Parameters
         ----------
-        v : TensorVariable, shape (n, dim)
-            A batch of visible vectors.
+        v : TensorVariable or array_like, shape (n, dim)
+            A batch of visible vectors. Every method of an energy that takes
+            ``v`` refuses (``ValueError`` naming it) anything else: a
+            symbolic matrix of another static width, a vector, or numbers of
+            another shape.
 
         Returns
         -------
@@ -136,12 +145,18 @@ class Energy(ABC):
         )
 
     def energy_fn(self):
-        """Compile ``v -> energy(v)`` for NumPy arrays of shape ``(n, dim)``."""
-        v = pt.matrix("v", dtype=pytensor.config.floatX)
-        fn = backends.function([v], self.energy(v))
+        """Compile ``v -> energy(v)`` for NumPy arrays of shape ``(n, dim)``.
 
-        def evaluate(values: np.ndarray) -> np.ndarray:
-            return fn(np.asarray(values, dtype=pytensor.config.floatX))
+        The compiled function refuses (``ValueError``) an input that is not
+        numbers of shape ``(n, dim)``, before it reaches the graph.
+        """
+        floatx = pytensor.config.floatX
+        v = pt.matrix("v", dtype=floatx)
+        fn = backends.function([v], self.energy(v))
+        dim = self.dim
+
+        def evaluate(v: npt.ArrayLike) -> np.ndarray:
+            return fn(rows_of("v", v, dim, dtype=floatx))
 
         return evaluate
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,10 +17,20 @@ from pymc_ebm.energies.base import Energy
 __all__ = ["Mixture", "ProductOfExperts"]
 
 
+def _as_list(experts: object, what: str) -> list:
+    """``experts`` as a list, or ``TypeError`` naming the argument."""
+    if isinstance(experts, Energy | str | bytes) or not isinstance(experts, Iterable):
+        raise TypeError(
+            f"experts of a {what} must be a sequence of Energy objects, "
+            f"got {type(experts).__name__}"
+        )
+    return list(experts)
+
+
 def _check_components(experts: Sequence[Energy], what: str) -> list[Energy]:
-    experts = list(experts)
+    experts = _as_list(experts, what)
     if not experts:
-        raise ValueError(f"{what} needs at least one expert")
+        raise ValueError(f"experts must hold at least one expert: a {what} needs one")
     for expert in experts:
         if not isinstance(expert, Energy):
             raise TypeError(f"{what} takes Energy objects, got {type(expert).__name__}")
@@ -108,12 +118,13 @@ class ProductOfExperts(_Combination):
 
     def __init__(self, experts: Sequence[Energy]) -> None:
         flat: list[Energy] = []
-        for expert in experts:
+        for expert in _as_list(experts, "product of experts"):
             flat.extend(expert.experts if isinstance(expert, ProductOfExperts) else [expert])
         super().__init__(flat, "product of experts")
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Sum of the experts' energies, shape ``(n,)``."""
+        v = self._visible(v)
         return pt.add(*[expert.energy(v) for expert in self.experts])
 
     def init_kwargs(self) -> dict[str, Any]:
@@ -179,12 +190,13 @@ class Mixture(_Combination):
 
     def expert_log_density(self, v: TensorVariable) -> TensorVariable:
         """Log density of each component, shape ``(n, n_experts)``."""
+        v = self._visible(v)
         return pt.concatenate([e.expert_log_density(v) for e in self.experts], axis=1)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """``-log Σ_k w_k p_k(v)``, shape ``(n,)``."""
         log_w = pt.special.log_softmax(self.log_weights)
-        return -pt.logsumexp(self.expert_log_density(v) + log_w[None, :], axis=1)
+        return -pt.logsumexp(self.expert_log_density(self._visible(v)) + log_w[None, :], axis=1)
 
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current weights."""

@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._ops.log1p import log1p
-from pymc_ebm._validation import check_shape, float_array, positive_int
+from pymc_ebm._validation import check_shape, expert_matrix, float_array, positive_int
 from pymc_ebm.energies.base import Energy
 
 __all__ = ["FASConstraints"]
@@ -83,9 +83,9 @@ class FASConstraints(Energy):
         learn_alpha: bool = True,
     ) -> None:
         super().__init__()
-        W = float_array("W", W, ndim=2)
+        W = expert_matrix("W", W, rows="filter")
         n_filters, self.dim = W.shape
-        U = float_array("U", U, ndim=2)
+        U = expert_matrix("U", U, rows="constraint unit", columns="filter")
         if U.shape[1] != n_filters:
             raise ValueError(f"U must have shape (n_units, {n_filters}), got {U.shape}")
         self.n_units = self.n_experts = U.shape[0]
@@ -166,12 +166,12 @@ class FASConstraints(Energy):
 
     def constraint_outputs(self, v: TensorVariable) -> TensorVariable:
         """Constraint violations ``c_k(v)``, shape ``(n, n_units)``."""
-        squares = pt.sqr(pt.dot(v, self.W.T))
+        squares = pt.sqr(pt.dot(self._visible(v), self.W.T))
         return pt.dot(squares, self.U.T) + self.b
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
-        c = self.constraint_outputs(v)
+        c = self.constraint_outputs(self._visible(v))
         alpha = pt.exp(self.log_alpha) if self.learn_alpha else pt.as_tensor(self._fixed_alpha)
         return pt.dot(log1p(0.5 * pt.sqr(c)), alpha)
 

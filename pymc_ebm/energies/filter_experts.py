@@ -43,4 +43,5 @@ class FilterExperts:
 
     def filter_outputs(self, v: TensorVariable) -> TensorVariable:
         """Filter outputs ``v Wᵀ``, shape ``(n, n_filters)`` (a row-major ``Wᵀ`` for BLAS)."""
+        v = self._visible(v)  # type: ignore[attr-defined]
         return pt.dot(v, contiguous_transpose(self.W))

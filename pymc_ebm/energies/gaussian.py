@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm._validation import check_shape, expert_matrix, float_array
 from pymc_ebm.energies.base import Energy
 
 __all__ = ["Gaussian", "check_location_scale", "gaussian_log_density"]
@@ -20,9 +20,10 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 def check_location_scale(mu: npt.ArrayLike, sigma: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Expert means and standard deviations as float arrays of one shape ``(n_experts, dim)``.
 
-    Raises ``ValueError`` unless both are 2-D of the same shape and ``sigma > 0``.
+    Raises ``ValueError`` unless both are 2-D of the same shape, with at least
+    one expert and one dimension, and ``sigma > 0``.
     """
-    mu = float_array("mu", mu, ndim=2)
+    mu = expert_matrix("mu", mu)
     sigma = float_array("sigma", sigma, ndim=2)
     check_shape("sigma", sigma, mu.shape)
     if np.any(sigma <= 0):
@@ -91,10 +92,12 @@ class Gaussian(Energy):
 
     def expert_log_density(self, v: TensorVariable) -> TensorVariable:
         """Log density of each Gaussian expert, shape ``(n, n_experts)``."""
+        v = self._visible(v)
         return gaussian_log_density(v, self.mu, self.log_sigma)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy ``-Σ_j log N(v; μ_j, σ_j)``, shape ``(n,)``."""
+        v = self._visible(v)
         return -pt.sum(self.expert_log_density(v), axis=1)
 
     def init_kwargs(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import float_array, positive_int
+from pymc_ebm._validation import box_bound, float_array, positive_int
 from pymc_ebm.energies.base import Energy
 
 __all__ = ["MLPEnergy"]
@@ -41,8 +41,9 @@ class MLPEnergy(Energy):
     ----------
     dim : int
         Number of visible units.
-    hidden : sequence of int
-        Sizes of the hidden layers (at least one, each positive).
+    hidden : int or sequence of int, default (16,)
+        Sizes of the hidden layers (at least one, each positive); an int is
+        one hidden layer of that size.
     activation : {"tanh", "sigmoid", "softplus"}, default "sigmoid"
         Smooth non-linearity of every hidden unit.
     box : tuple of (float or array of shape (dim,)), optional
@@ -63,7 +64,7 @@ class MLPEnergy(Energy):
     def __init__(
         self,
         dim: int,
-        hidden: Sequence[int] = (16,),
+        hidden: int | Sequence[int] = (16,),
         activation: str = "sigmoid",
         box: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
         random_seed: int | None = None,
@@ -71,12 +72,7 @@ class MLPEnergy(Energy):
     ) -> None:
         super().__init__()
         dim = positive_int("dim", dim)
-        hidden = tuple(hidden)
-        if not hidden:
-            raise ValueError("hidden must list at least one layer size")
-        for size in hidden:
-            if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-                raise ValueError(f"hidden layer sizes must be positive integers, got {hidden!r}")
+        hidden = _layer_sizes(hidden)
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
@@ -86,8 +82,12 @@ class MLPEnergy(Energy):
         self.n_experts = self.hidden[-1]
         self.activation = activation
         if box is not None:
-            low = np.broadcast_to(float_array("box low", box[0]), (self.dim,)).copy()
-            high = np.broadcast_to(float_array("box high", box[1]), (self.dim,)).copy()
+            if isinstance(box, str | bytes) or not isinstance(box, Sequence | np.ndarray):
+                raise TypeError(f"box must be a (low, high) pair, got {type(box).__name__}")
+            if len(box) != 2:
+                raise ValueError(f"box must be a (low, high) pair, got {len(box)} items")
+            low = box_bound("box low", box[0], self.dim)
+            high = box_bound("box high", box[1], self.dim)
             if np.any(low >= high):
                 raise ValueError("box low must be smaller than box high on every dimension")
             self.domain = (low, high)
@@ -105,6 +105,8 @@ class MLPEnergy(Energy):
                 )
                 weights.append(rng.standard_normal(sizes[i + 1]) * 0.5)
             weights.append(rng.standard_normal(self.hidden[-1]) * 0.1)
+        if isinstance(weights, str | bytes) or not isinstance(weights, Sequence | np.ndarray):
+            raise TypeError(f"weights must be a sequence of arrays, got {type(weights).__name__}")
         weights = list(weights)
         if len(weights) != len(shapes):
             raise ValueError(f"weights must hold {len(shapes)} arrays, got {len(weights)}")
@@ -132,14 +134,14 @@ class MLPEnergy(Energy):
     def activities(self, v: TensorVariable) -> TensorVariable:
         """Activities of the top layer, shape ``(n, hidden[-1])``."""
         f = ACTIVATIONS[self.activation]
-        a = v
+        a = self._visible(v)
         for W, b in self.layers:
             a = f(pt.dot(a, W) + b)
         return a
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy ``Σ_k s_k a_k(v)``, shape ``(n,)``."""
-        return pt.dot(self.activities(v), self.scale)
+        return pt.dot(self.activities(self._visible(v)), self.scale)
 
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current weights."""
@@ -159,3 +161,22 @@ class MLPEnergy(Energy):
         del kwargs["weights"]
         kwargs["random_seed"] = 0
         return kwargs
+
+
+def _layer_sizes(hidden: object) -> tuple[int, ...]:
+    """``hidden`` as a non-empty tuple of positive ints (an int is one layer)."""
+    if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if isinstance(hidden, str | bytes) or not isinstance(hidden, Sequence | np.ndarray):
+        raise TypeError(f"hidden must be a positive integer or a sequence of them, got {hidden!r}")
+    hidden = (
+        tuple(np.asarray(hidden).ravel().tolist())
+        if isinstance(hidden, np.ndarray)
+        else tuple(hidden)
+    )
+    if not hidden:
+        raise ValueError("hidden must list at least one layer size")
+    for size in hidden:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"hidden layer sizes must be positive integers, got {hidden!r}")
+    return tuple(int(size) for size in hidden)

@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._ops.log1p import log1p
-from pymc_ebm._validation import float_array
+from pymc_ebm._validation import expert_matrix
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.filter_experts import FilterExperts
 
@@ -46,13 +46,13 @@ class StudentT(FilterExperts, Energy):
 
     def __init__(self, W: npt.ArrayLike, alpha: npt.ArrayLike) -> None:
         super().__init__()
-        W = float_array("W", W, ndim=2)
+        W = expert_matrix("W", W)
         self.n_experts, self.dim = W.shape
         self._add_filters_and_weights(W, alpha, self.n_experts)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
-        s = self.filter_outputs(v)
+        s = self.filter_outputs(self._visible(v))
         return pt.dot(log1p(0.5 * s**2), pt.exp(self.log_alpha))
 
     def init_kwargs(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from pymc_ebm._ops.log1p import log1p
-from pymc_ebm._validation import float_array, positive_int
+from pymc_ebm._validation import expert_matrix, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.filter_experts import FilterExperts
 
@@ -65,9 +65,9 @@ class TopographicStudentT(FilterExperts, Energy):
 
     def __init__(self, W: npt.ArrayLike, alpha: npt.ArrayLike, V: npt.ArrayLike) -> None:
         super().__init__()
-        W = float_array("W", W, ndim=2)
+        W = expert_matrix("W", W, rows="filter")
         self.n_filters, self.dim = W.shape
-        V = float_array("V", V, ndim=2)
+        V = expert_matrix("V", V, columns="filter")
         if V.shape[1] != self.n_filters:
             raise ValueError(
                 f"V must have one column per filter: shape (n_experts, {self.n_filters}), "
@@ -82,12 +82,13 @@ class TopographicStudentT(FilterExperts, Energy):
 
     def pooled(self, v: TensorVariable) -> TensorVariable:
         """Pooled squared outputs ``(v Wᵀ)² Vᵀ``, shape ``(n, n_experts)``."""
+        v = self._visible(v)
         V = pt.constant(self.V.T.astype(self.W.dtype))
         return pt.dot(self.filter_outputs(v) ** 2, V)
 
     def energy(self, v: TensorVariable) -> TensorVariable:
         """Per-row energy, shape ``(n,)``."""
-        return pt.dot(log1p(0.5 * self.pooled(v)), pt.exp(self.log_alpha))
+        return pt.dot(log1p(0.5 * self.pooled(self._visible(v))), pt.exp(self.log_alpha))
 
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""

@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.math import softplus
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import check_shape, float_array
+from pymc_ebm._validation import box_bound, check_shape, float_array, visible_batch
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.energies.gaussian import check_location_scale, gaussian_log_density
 
@@ -65,8 +65,8 @@ class UniGauss(Energy):
         check_shape("pi", pi, (self.n_experts,))
         if np.any((pi <= 0) | (pi >= 1)):
             raise ValueError("pi must lie in the open interval (0, 1)")
-        low = np.broadcast_to(float_array("low", low), (self.dim,)).copy()
-        high = np.broadcast_to(float_array("high", high), (self.dim,)).copy()
+        low = box_bound("low", low, self.dim)
+        high = box_bound("high", high, self.dim)
         if np.any(low >= high):
             raise ValueError("low must be smaller than high on every dimension")
         self.domain = (low, high)
@@ -87,6 +87,7 @@ class UniGauss(Energy):
 
     def _log_parts(self, v: TensorVariable) -> tuple[TensorVariable, TensorVariable]:
         """Log weight of the Gaussian (n, n_experts) and of the uniform (n_experts,)."""
+        v = self._visible(v)
         log_gauss = -softplus(-self.logit_pi)[None, :] + gaussian_log_density(
             v, self.mu, self.log_sigma
         )
@@ -109,15 +110,16 @@ class UniGauss(Energy):
         ----------
         v : TensorVariable, shape (n, dim)
             Visible vectors.
-        h : TensorVariable, shape (n, n_experts)
-            Binary states, 1 where the expert uses its Gaussian.
+        h : TensorVariable or array_like, shape (n, n_experts)
+            Binary states, 1 where the expert uses its Gaussian (refused,
+            ``ValueError`` naming ``h``, in another shape).
 
         Returns
         -------
         TensorVariable, shape (n,)
         """
         log_gauss, log_uniform = self._log_parts(v)
-        h = pt.cast(h, log_gauss.dtype)
+        h = pt.cast(visible_batch("h", h, self.n_experts), log_gauss.dtype)
         return -pt.sum(h * log_gauss + (1 - h) * log_uniform[None, :], axis=1)
 
     def hidden_logits(self, v: TensorVariable) -> TensorVariable:

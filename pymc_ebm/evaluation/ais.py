@@ -13,7 +13,7 @@ transition is one Hamiltonian Monte Carlo trajectory per chain with a
 Metropolis test per chain (the package's HMC kernel,
 :func:`~pymc_ebm.step_methods.hmc_kernel.build_kernel`), compiled once with
 ``β`` and the step size as inputs and applied to the whole
-``(n_chains, dim)`` batch at every temperature.
+``(n_runs, dim)`` batch at every temperature.
 
 The chains run in whitened coordinates ``z``: ``x = m + L z`` for a Gaussian
 base ``N(m, L Lᵀ)`` fitted to data (``p₀`` is then ``N(0, I)`` in ``z``), and
@@ -51,7 +51,14 @@ from pytensor.tensor.variable import TensorVariable
 from scipy.special import logsumexp
 
 from pymc_ebm import backends
-from pymc_ebm._validation import finite_float, positive_int
+from pymc_ebm._validation import (
+    check_shape,
+    finite_float,
+    float_array,
+    positive_int,
+    real_array,
+    renamed,
+)
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.progress import ProgressBar
 from pymc_ebm.step_methods.hmc_kernel import build_kernel, init, potential_from_fn
@@ -81,8 +88,13 @@ class GaussianBase:
     name = "gaussian"
 
     def __init__(self, mean: npt.ArrayLike, cov: npt.ArrayLike) -> None:
-        self.mean = np.asarray(mean, dtype=float)
-        cov = np.asarray(cov, dtype=float)
+        self.mean = float_array("mean", mean, ndim=1)
+        cov = float_array("cov", cov, ndim=2)
+        check_shape("cov", cov, (len(self.mean), len(self.mean)))
+        if len(self.mean) < 1:
+            raise ValueError("mean must have at least one entry (one per dimension)")
+        if not np.allclose(cov, cov.T):
+            raise ValueError("the base covariance cov must be symmetric")
         try:
             self.chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError as err:
@@ -91,15 +103,35 @@ class GaussianBase:
 
     @classmethod
     def fit(cls, data: npt.ArrayLike, dim: int) -> GaussianBase:
-        """Mean and covariance of ``data`` (shape ``(n, dim)``, ``n >= 2``), with a small ridge."""
-        data = np.asarray(data, dtype=float)
+        """Mean and covariance of ``data`` (shape ``(n, dim)``, ``n >= 2``), with a small ridge.
+
+        The rows must vary along every dimension (centred ``data`` of rank
+        ``dim``, judged with each column scaled to unit spread): a singular
+        covariance would make the base miss whole directions of the target,
+        which the ridge would hide. ``ValueError`` otherwise. The ridge is
+        ``1e-6`` of the mean variance, or of each dimension's own variance
+        where the mean would swamp it (dimensions of very different spread).
+        """
+        data = real_array("data", data)
         if data.ndim != 2 or data.shape[1] != dim or data.shape[0] < 2:
             raise ValueError(f"data must have shape (n, {dim}) with n >= 2, got {data.shape}")
         if not np.all(np.isfinite(data)):
             raise ValueError("data must be finite")
+        centred = data - data.mean(axis=0)
+        spread = np.sqrt(np.mean(centred**2, axis=0))
+        rank = int(np.linalg.matrix_rank(centred / np.where(spread > 0, spread, 1.0)))
+        if rank < dim:
+            raise ValueError(
+                f"data must vary along all {dim} dimensions to fit AIS's Gaussian base, but its "
+                f"{data.shape[0]} rows span only {rank} (the rank of the centred data): the "
+                "base covariance would be singular and AIS confidently wrong; give data that "
+                "spans the space (at least dim + 1 rows in general position)"
+            )
         cov = np.atleast_2d(np.cov(data, rowvar=False))
         ridge = 1e-6 * max(float(np.trace(cov)) / dim, 1e-12)
-        return cls(data.mean(axis=0), cov + ridge * np.eye(dim))
+        if ridge > 1e-3 * np.min(np.diag(cov)):  # it would swamp a dimension of small spread
+            ridge = 1e-6 * np.diag(cov)
+        return cls(data.mean(axis=0), cov + np.diag(np.broadcast_to(ridge, (dim,))))
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` exact draws of the base, in ``z``."""
@@ -138,8 +170,15 @@ class UniformBoxBase:
     name = "uniform"
 
     def __init__(self, low: npt.ArrayLike, high: npt.ArrayLike) -> None:
-        self.low = np.asarray(low, dtype=float)
-        self.width = np.asarray(high, dtype=float) - self.low
+        self.low = float_array("low", low, ndim=1)
+        high = float_array("high", high, ndim=1)
+        check_shape("high", high, self.low.shape)
+        if len(self.low) < 1 or np.any(self.low >= high):
+            raise ValueError("low must be smaller than high on every dimension (at least one)")
+        with np.errstate(over="ignore"):
+            self.width = high - self.low
+        if not np.all(np.isfinite(self.width)):
+            raise ValueError("high - low overflows: the box is too wide")
         self.dim = self.low.shape[0]
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -260,8 +299,8 @@ class AISRun:
 
     Attributes
     ----------
-    log_weights : ndarray, shape (n_chains,)
-        Final log importance weight of each chain (``E[exp(log_weights)] = Z``).
+    log_weights : ndarray, shape (n_runs,)
+        Final log importance weight of each run (``E[exp(log_weights)] = Z``).
     betas : ndarray, shape (n_temperatures + 1,)
         The inverse temperatures.
     step_sizes : ndarray, shape (n_temperatures - 1,)
@@ -315,9 +354,11 @@ def _anneal(
         for _ in range(PILOT_WARMUP):
             z, r, acc = move(z, betas[1], eps)
             eps *= np.exp(acc - TARGET_ACCEPT)
+    acc = float("nan")  # no transition at T = 1
     for t in range(1, len(betas)):
         log_w += (betas[t] - betas[t - 1]) * r
         if t == len(betas) - 1:
+            bar.advance(acc)  # the last temperature only adds to the weights
             break
         step = eps if tune else step_sizes[t - 1]
         z, r, acc = move(z, betas[t], step)
@@ -332,14 +373,16 @@ def annealed_importance_sampling(
     energy: Energy,
     base: Base,
     *,
-    n_chains: int = 256,
+    n_runs: int = 256,
     n_temperatures: int = 1000,
     n_leapfrog: int = 10,
     step_size: float | None = None,
-    n_pilot_chains: int | None = None,
+    n_pilot_runs: int | None = None,
     schedule_kind: str = "sigmoid",
     random_seed: int | np.random.Generator | None = None,
     progressbar: bool = True,
+    n_chains: int | None = None,
+    n_pilot_chains: int | None = None,
 ) -> AISRun:
     """Annealed importance sampling from ``base`` to ``exp(-E)`` with HMC transitions.
 
@@ -352,8 +395,8 @@ def annealed_importance_sampling(
         The target ``exp(-E(x))``, ``x`` of shape ``(dim,)``.
     base : GaussianBase or UniformBoxBase
         The normalised start of the path.
-    n_chains : int, default 256
-        Independent chains (importance weights).
+    n_runs : int, default 256
+        Independent annealing runs (chains, one importance weight each).
     n_temperatures : int, default 1000
         ``T``: steps along the path (``T - 1`` HMC transitions).
     n_leapfrog : int, default 10
@@ -361,24 +404,37 @@ def annealed_importance_sampling(
     step_size : float, optional
         A fixed leapfrog step size (in whitened coordinates). Default: tuned
         per temperature on a pilot run, then frozen.
-    n_pilot_chains : int, optional
-        Chains of the pilot run (default ``max(16, n_chains // 4)``).
+    n_pilot_runs : int, optional
+        Runs of the pilot that tunes the step size (default ``max(16, n_runs // 4)``).
     schedule_kind : {"sigmoid", "linear"}
         See :func:`schedule`.
     random_seed : int or numpy.random.Generator, optional
         Seeds the base draws, momenta and Metropolis tests.
     progressbar : bool, default True
-        Show a rich progress bar over the transitions.
+        Show a rich progress bar over the temperatures (one for the pilot run,
+        one for the reported runs), counting ``n_temperatures`` each.
+    n_chains, n_pilot_chains : int, optional
+        Deprecated spellings of ``n_runs`` and ``n_pilot_runs``.
 
     Returns
     -------
     AISRun
     """
-    n_chains = positive_int("n_chains", n_chains)
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    if not isinstance(base, GaussianBase | UniformBoxBase):
+        raise TypeError(
+            f"base must be a GaussianBase or UniformBoxBase, got {type(base).__name__}"
+        )
+    if base.dim != energy.dim:
+        raise ValueError(f"base must have the energy's dim {energy.dim}, got dim {base.dim}")
+    n_runs = renamed("n_runs", n_runs, 256, "n_chains", n_chains)
+    n_pilot_runs = renamed("n_pilot_runs", n_pilot_runs, None, "n_pilot_chains", n_pilot_chains)
+    n_runs = positive_int("n_runs", n_runs)
     n_temperatures = positive_int("n_temperatures", n_temperatures)
     n_leapfrog = positive_int("n_leapfrog", n_leapfrog)
     n_pilot = positive_int(
-        "n_pilot_chains", max(16, n_chains // 4) if n_pilot_chains is None else n_pilot_chains
+        "n_pilot_runs", max(16, n_runs // 4) if n_pilot_runs is None else n_pilot_runs
     )
     betas = schedule(n_temperatures, schedule_kind)
     n_trans = n_temperatures - 1
@@ -388,14 +444,17 @@ def annealed_importance_sampling(
         steps = np.full(n_trans, step)
     rng = np.random.default_rng(random_seed)
     transition, ratio = _compiled(energy, base, n_leapfrog)
-    n_moves = n_trans * (1 if steps is not None else 2)  # the pilot run, then the chains
-    with ProgressBar(n_moves, "AIS temperatures", "accept", ".2f", enabled=progressbar) as bar:
-        if steps is None:
+    if steps is None:
+        label = "AIS pilot temperatures (step size)"
+        with ProgressBar(n_temperatures, label, "accept", ".2f", enabled=progressbar) as bar:
             _, steps, _ = _anneal(
                 transition, ratio, base.draw(rng, n_pilot), betas, None, rng, bar
             )
+    with ProgressBar(
+        n_temperatures, "AIS temperatures", "accept", ".2f", enabled=progressbar
+    ) as bar:
         log_w, steps, accept = _anneal(
-            transition, ratio, base.draw(rng, n_chains), betas, steps, rng, bar
+            transition, ratio, base.draw(rng, n_runs), betas, steps, rng, bar
         )
     return AISRun(log_weights=log_w, betas=betas, step_sizes=steps, acceptance=accept)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pymc_ebm._validation import non_negative_int
+from pymc_ebm._validation import non_negative_int, positive_int, real_array, renamed
 
 __all__ = ["rejection_sample"]
 
@@ -13,10 +13,11 @@ __all__ = ["rejection_sample"]
 def rejection_sample(
     probs: npt.ArrayLike,
     n: int,
-    rng: np.random.Generator | int | None = None,
+    random_seed: np.random.Generator | int | None = None,
     *,
     batch_size: int = 4096,
     max_proposals: int = 100_000_000,
+    rng: np.random.Generator | int | None = None,
 ) -> tuple[np.ndarray, float]:
     """Sample a discrete product of experts by letting every expert propose.
 
@@ -31,12 +32,14 @@ def rejection_sample(
         Each row is one expert's distribution (non-negative, summing to 1).
     n : int
         Number of samples to keep.
-    rng : Generator or int, optional
-        Source of randomness.
+    random_seed : int or Generator, optional
+        Seed (or generator) of the proposals.
     batch_size : int, default 4096
         Proposals drawn at once.
     max_proposals : int, default 1e8
         Give up (``RuntimeError``) after this many proposals.
+    rng : int or Generator, optional
+        Deprecated spelling of ``random_seed``.
 
     Returns
     -------
@@ -50,11 +53,12 @@ def rejection_sample(
     >>> import numpy as np
     >>> from pymc_ebm import rejection_sample
     >>> probs = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
-    >>> samples, rate = rejection_sample(probs, 100, rng=0)
+    >>> samples, rate = rejection_sample(probs, 100, random_seed=0)
     >>> samples.shape, set(samples.tolist()) <= {0, 1}
     ((100,), True)
     """
-    probs = np.asarray(probs, dtype=float)
+    random_seed = renamed("random_seed", random_seed, None, "rng", rng)
+    probs = real_array("probs", probs)
     if probs.ndim != 2 or probs.shape[0] < 1 or probs.shape[1] < 1:
         raise ValueError(f"probs must have shape (n_experts, n_states), got {probs.shape}")
     if not np.all(np.isfinite(probs)) or np.any(probs < 0):
@@ -62,9 +66,11 @@ def rejection_sample(
     if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-8):
         raise ValueError("each row of probs must sum to 1")
     n = non_negative_int("n", n)
+    batch_size = positive_int("batch_size", batch_size)
+    max_proposals = positive_int("max_proposals", max_proposals)
     if np.prod(probs, axis=0).sum() <= 0:
         raise ValueError("the experts never agree: their product has no mass")
-    rng = np.random.default_rng(rng)
+    rng = np.random.default_rng(random_seed)
     cdfs = np.cumsum(probs, axis=1)
     cdfs[:, -1] = 1.0
     kept: list[np.ndarray] = []
