@@ -80,11 +80,14 @@ def test_competence_agrees_with_constructor(case):
     assert names == expected
 
 
-def test_competence_without_a_model_is_incompatible():
+def test_competence_outside_the_context_judges_the_registered_model():
+    """``pm.sample(model=model)`` needs no ``with model:`` (tests/test_model_lookup.py)."""
     model = _visible()
-    assert UniGaussGibbs.competence(model["v"], True) == Competence.INCOMPATIBLE
+    assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
     with pm.Model():  # another model on the stack
-        assert UniGaussGibbs.competence(model["v"], True) == Competence.INCOMPATIBLE
+        assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
+    refused = _visible(extra_on_v=True)
+    assert UniGaussGibbs.competence(refused["v"], True) == Competence.INCOMPATIBLE
 
 
 def test_extra_likelihood_term_falls_back_to_nuts_and_matches_quadrature(caplog):

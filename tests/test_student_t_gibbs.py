@@ -130,9 +130,11 @@ def test_competence_refuses_other_energies_and_student_t_products():
                 StudentTGibbs([model["v"]])
 
 
-def test_competence_outside_a_model_context_is_incompatible():
+def test_competence_outside_a_model_context_judges_the_registered_model():
+    """``pm.sample(model=model)`` needs no ``with model:``; a clone is not found."""
     model = _model(_product_2d())
-    assert StudentTGibbs.competence(model["v"]) == Competence.INCOMPATIBLE
+    assert StudentTGibbs.competence(model["v"]) == Competence.IDEAL
+    assert StudentTGibbs.competence(model.copy()["v"]) == Competence.INCOMPATIBLE
 
 
 def test_kernel_reads_updated_parameters():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,28 @@ _TAG_ENERGY = "ebm_energy"
 _TAG_ROLE = "ebm_role"
 _TAG_PARTNER = "ebm_partner"
 _TAG_POTENTIAL = "ebm_potential"
+_TAG_MODEL = "ebm_model"
+
+
+class _ModelRef:
+    """A weak reference to the model a variable was registered in.
+
+    Step methods' ``competence`` gets the variable alone, so this is how it
+    finds the model when ``pm.sample(model=...)`` runs outside ``with model:``.
+    Weak, so that the tag keeps no model alive; it pickles and deep-copies as
+    a dead reference (a copy in another process or a deep clone has no model).
+    """
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, model: pm.Model | None = None) -> None:
+        self._ref = None if model is None else weakref.ref(model)
+
+    def __call__(self) -> pm.Model | None:
+        return None if self._ref is None else self._ref()
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_ModelRef, ())
 
 
 def visible(
@@ -134,6 +157,7 @@ def visible(
     v.tag.__dict__[_TAG_ENERGY] = energy
     v.tag.__dict__[_TAG_ROLE] = "visible"
     v.tag.__dict__[_TAG_POTENTIAL] = potential
+    v.tag.__dict__[_TAG_MODEL] = _ModelRef(model)
     return v
 
 
@@ -327,6 +351,7 @@ def hidden(
     h.tag.__dict__[_TAG_ENERGY] = energy
     h.tag.__dict__[_TAG_ROLE] = "hidden"
     h.tag.__dict__[_TAG_PARTNER] = v
+    h.tag.__dict__[_TAG_MODEL] = _ModelRef(model)
     return h
 
 

@@ -143,8 +143,7 @@ def sample_model(
     ``step(model)`` inside the model; anything else goes to ``pm.sample`` as it
     is; with an external ``nuts_sampler``, :func:`check_external_nuts` first.
     Convergence checks are on by default only with several chains.
-    Sampling happens inside the model's context because step methods'
-    ``competence`` reads the model from the context stack.
+    Sampling happens inside the model's context, as a user would write it.
     """
     with model:
         if isinstance(step, type):

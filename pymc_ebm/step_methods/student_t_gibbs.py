@@ -298,8 +298,10 @@ class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     def competence(var: Variable, has_grad: bool = False) -> Competence:
         """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
 
-        PyMC passes the random variable only, so the model is the one on the
-        context stack (sample inside ``with model:``).
+        PyMC passes the random variable only: the model is found by
+        :func:`pymc_ebm.model.terms.model_of` (the one on the context stack,
+        or the one ``var`` was registered in, so ``pm.sample(model=model)``
+        needs no ``with model:``). Where none holds ``var``, ``INCOMPATIBLE``.
         """
         if type(energy_of(var)) is not StudentT or role_of(var) != "visible":
             return Competence.INCOMPATIBLE

@@ -531,10 +531,11 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     def competence(var: Variable, has_grad: bool = False) -> Competence:
         """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
 
-        PyMC passes the random variable only, so the model is the one on the
-        context stack (sample inside ``with model:``). Where no model holding
-        ``var`` is found the answer is ``INCOMPATIBLE`` (PyMC then uses its
-        own exact steps).
+        PyMC passes the random variable only: the model is found by
+        :func:`pymc_ebm.model.terms.model_of` (the one on the context stack,
+        or the one ``var`` was registered in, so ``pm.sample(model=model)``
+        needs no ``with model:``). Where no model holding ``var`` is found
+        the answer is ``INCOMPATIBLE`` (PyMC then uses its own exact steps).
         """
         if not isinstance(energy_of(var), UniGauss) or role_of(var) not in ("visible", "hidden"):
             return Competence.INCOMPATIBLE
