@@ -11,7 +11,7 @@ from xarray import DataTree
 
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model.registration import check_observed, visible
-from pymc_ebm.model.sampling import sample_model
+from pymc_ebm.model.sampling import check_sample_args, sample_model
 
 __all__ = ["impute"]
 
@@ -70,7 +70,13 @@ def impute(
     Raises
     ------
     ValueError
-        For a bad ``X``, as :func:`pymc_ebm.visible` with ``observed``.
+        For a bad ``X``, as :func:`pymc_ebm.visible` with ``observed``, and
+        for bad ``pm.sample`` arguments (``draws`` or ``chains`` not a
+        positive integer, ``tune`` negative, a ``random_seed`` PyMC cannot
+        seed from), before anything is compiled.
+    TypeError
+        For an ``energy`` that is not an :class:`~pymc_ebm.Energy`, or a
+        ``step`` that is neither a step-method class nor a callable.
 
     Examples
     --------
@@ -83,6 +89,14 @@ def impute(
     >>> filled.shape, filled[0, 0], filled[1, 1], idata.posterior["x"].shape
     ((2, 2), np.float64(0.5), np.float64(-1.0), (1, 100, 2, 2))
     """
+    check_sample_args(
+        draws=draws,
+        chains=chains,
+        tune=tune,
+        cores=pm_sample_kwargs.get("cores"),
+        random_seed=random_seed,
+        step=step,
+    )
     data = check_observed(energy, X)
     with pm.Model() as model:
         visible(var_name, energy, observed=data)

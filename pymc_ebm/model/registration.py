@@ -45,6 +45,27 @@ class _ModelRef:
         return (_ModelRef, ())
 
 
+def _model_for(function: str, model: pm.Model | None) -> pm.Model:
+    """``model``, or the model on the context stack; a clear error when there is none."""
+    if model is not None:
+        if not isinstance(model, pm.Model):
+            raise TypeError(f"model must be a pm.Model or None, got {type(model).__name__}")
+        return model
+    try:
+        return pm.modelcontext(None)
+    except TypeError:
+        raise TypeError(
+            f"{function}() must be called inside `with pm.Model():` or be given model="
+        ) from None
+
+
+def _check_names(model: pm.Model, names: list[str]) -> None:
+    """Refuse names the model already has, before anything is added to it."""
+    taken = [n for n in names if n in model.named_vars]
+    if taken:
+        raise ValueError(f"the model already has variables named {taken}")
+
+
 def visible(
     name: str,
     energy: Energy,
@@ -111,11 +132,16 @@ def visible(
 
     Raises
     ------
+    TypeError
+        For a ``name`` that is not a string, an ``energy`` that is not an
+        :class:`~pymc_ebm.Energy`, and a call outside ``with pm.Model():``
+        without ``model``.
     ValueError
-        For ``n_chains`` together with ``observed``, and for ``observed`` that
-        is not 2-D with ``dim`` columns, has an infinite entry, a row with no
-        observed entry, no missing entry, or an observed entry outside the
-        energy's box. Nothing is added to the model then.
+        For ``n_chains`` together with ``observed``, a name the model already
+        has, and ``observed`` that is not 2-D with ``dim`` columns, has an
+        infinite entry, a row with no observed entry, no missing entry, or an
+        observed entry outside the energy's box. Nothing is added to the
+        model then.
 
     Examples
     --------
@@ -134,6 +160,8 @@ def visible(
     >>> [rv.name for rv in model.free_RVs], model["x_missing"].type.shape
     (['x_missing'], (2, 1))
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
     if observed is not None:
@@ -143,9 +171,10 @@ def visible(
                 "observed are the rows"
             )
         X = check_observed(energy, observed)
-        return _visible_with_missing(name, energy, X, pm.modelcontext(model))
+        return _visible_with_missing(name, energy, X, _model_for("visible", model))
     n_chains = positive_int("n_chains", 1 if n_chains is None else n_chains)
-    model = pm.modelcontext(model)
+    model = _model_for("visible", model)
+    _check_names(model, [name, f"{name}_energy"])
     shape = (n_chains, energy.dim)
     with model:
         if energy.domain is not None:
@@ -173,6 +202,8 @@ def check_observed(energy: Energy, observed: npt.ArrayLike) -> np.ndarray:
         has an infinite entry, a row with no observed entry, no missing entry,
         or an observed entry outside the energy's box.
     """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
     try:
         if isinstance(observed, np.ma.MaskedArray):
             observed = observed.astype(float).filled(np.nan)
@@ -257,10 +288,8 @@ def _visible_with_missing(
     missing = np.isnan(X)
     rows, columns, entry_row, entry_slot = missing_layout(missing)
     padded = columns < 0
+    _check_names(model, [name, f"{name}_missing", f"{name}_energy", f"{name}_padding"])
     names = [name, f"{name}_missing", f"{name}_energy", f"{name}_padding"]
-    taken = [n for n in names if n in model.named_vars]
-    if taken:
-        raise ValueError(f"the model already has variables named {taken}")
     floatx = pytensor.config.floatX
     base = np.where(missing, 0.0, X).astype(floatx)
     shape = columns.shape
@@ -336,10 +365,13 @@ def hidden(
         raise ValueError("v must be a visible variable made by pymc_ebm.visible without observed")
     if _TAG_PARTNER in v.tag.__dict__:
         raise ValueError(f"{v.name} already has hidden states")
-    model = pm.modelcontext(model)
+    model = _model_for("hidden", model)
     old = v.tag.__dict__[_TAG_POTENTIAL]
     if old not in model.potentials:
         raise ValueError(f"{v.name} is not a visible variable of this model")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    _check_names(model, [name, f"{v.name}_{name}_energy"])
     n_chains = v.type.shape[0]
     with model:
         h = pm.Bernoulli(name, p=0.5, shape=(n_chains, energy.n_experts))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pymc as pm
+from pymc.step_methods.compound import BlockedStep, CompoundStep
+from pymc.util import get_random_generator
 from xarray import DataTree
 
+from pymc_ebm._validation import non_negative_int, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model.registration import hidden, visible
 
@@ -66,6 +70,16 @@ def sample_fantasies(
     xarray.DataTree
         ``posterior[var_name]`` has shape ``(chains, draws, n_chains, dim)``.
 
+    Raises
+    ------
+    ValueError
+        For ``draws``, ``chains`` or ``n_chains`` not a positive integer,
+        ``tune`` negative, a ``random_seed`` PyMC cannot seed from, or an
+        unknown ``nuts_sampler``, before anything is compiled.
+    TypeError
+        For an ``energy`` that is not an :class:`~pymc_ebm.Energy`, or a
+        ``step`` that is neither a step-method class nor a callable.
+
     Examples
     --------
     >>> import numpy as np, pymc_ebm
@@ -77,6 +91,14 @@ def sample_fantasies(
     (1, 50, 1, 1)
     """
     step = pm_sample_kwargs.pop("step", None)
+    check_sample_args(
+        draws=draws,
+        chains=chains,
+        tune=pm_sample_kwargs.get("tune"),
+        cores=pm_sample_kwargs.get("cores"),
+        random_seed=random_seed,
+        step=step,
+    )
     with pm.Model() as model:
         v = visible(var_name, energy, n_chains=n_chains)
         if hidden_name is not None:
@@ -84,6 +106,86 @@ def sample_fantasies(
     pm_sample_kwargs["nuts_sampler"] = nuts_sampler
     return sample_model(
         model, step=step, draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs
+    )
+
+
+STEP_ALLOWED = (
+    "a step-method class (e.g. pm.NUTS or pymc_ebm.ShortRunHMC) or a callable "
+    "f(model) returning a step method or a list of them"
+)
+
+
+def check_sample_args(
+    *,
+    draws: Any,
+    chains: Any,
+    tune: Any = None,
+    cores: Any = None,
+    random_seed: Any = None,
+    step: Any = None,
+) -> None:
+    """Check the ``pm.sample`` arguments of a function that builds its own model.
+
+    Called before the model is built, so that a bad argument costs no
+    compilation and no tuning. ``step`` must be a class or a factory: the
+    model is built inside the function, so a step method built beforehand
+    would belong to another model.
+
+    Raises
+    ------
+    ValueError
+        For ``draws`` or ``chains`` not a positive integer, ``tune`` not a
+        non-negative integer, ``cores`` not ``None`` or a positive integer, and
+        a ``random_seed`` PyMC cannot seed from.
+    TypeError
+        For a ``step`` that is neither a step-method class nor a callable.
+
+    Examples
+    --------
+    >>> check_sample_args(draws=0, chains=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: draws must be a positive integer, got 0
+    """
+    positive_int("draws", draws)
+    positive_int("chains", chains)
+    if tune is not None:
+        non_negative_int("tune", tune)
+    if cores is not None:
+        positive_int("cores", cores)
+    seed_message = (
+        "random_seed must be None, a non-negative integer, a sequence of them, or a "
+        f"numpy Generator or BitGenerator, got {random_seed!r}"
+    )
+    if isinstance(random_seed, bool | str | bytes | float):
+        raise ValueError(seed_message)
+    try:
+        get_random_generator(random_seed)  # PyMC's own reading of a seed (a copy: no draw)
+    except (TypeError, ValueError) as err:
+        raise ValueError(seed_message) from err
+    if isinstance(step, type):
+        if not issubclass(step, BlockedStep | CompoundStep):
+            raise TypeError(f"step must be {STEP_ALLOWED}, got the class {step.__name__}")
+    elif isinstance(step, BlockedStep | CompoundStep) or (
+        isinstance(step, Sequence) and not isinstance(step, str)
+    ):
+        raise TypeError(
+            f"step must be {STEP_ALLOWED}, got {type(step).__name__}: the model is built "
+            "here, so a step method built beforehand belongs to another model"
+        )
+    elif step is not None and not callable(step):
+        raise TypeError(f"step must be {STEP_ALLOWED}, got {step!r}")
+
+
+def _is_steps(value: Any) -> bool:
+    """Whether ``value`` is a step method or a non-empty list of them."""
+    if isinstance(value, BlockedStep | CompoundStep):
+        return True
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) > 0
+        and all(isinstance(v, BlockedStep | CompoundStep) for v in value)
     )
 
 
@@ -150,6 +252,10 @@ def sample_model(
             step = step()
         elif callable(step) and not hasattr(step, "step"):
             step = step(model)
+            if not _is_steps(step):
+                raise TypeError(
+                    f"step must be {STEP_ALLOWED}; the callable returned {type(step).__name__}"
+                )
     if step is not None:
         pm_sample_kwargs["step"] = step
     nuts_sampler = pm_sample_kwargs.get("nuts_sampler", "pymc")
