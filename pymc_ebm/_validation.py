@@ -14,10 +14,13 @@ argument's name, so that callers (and tests) see one wording everywhere:
 * ``finite_float("target_accept", 1.0, low=0.0, high=1.0, low_open=True, high_open=True)``:
   ``"target_accept must lie in the open interval (0, 1), got 1.0"``
 * ``float_array("mu", [[np.nan]])``: ``"mu must be finite"``
+* ``renamed("n_runs", 256, 256, "n_chains", 64)``: ``64``, with a
+  ``DeprecationWarning`` naming ``n_runs``
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +32,7 @@ __all__ = [
     "float_array",
     "non_negative_int",
     "positive_int",
+    "renamed",
 ]
 
 
@@ -154,6 +158,36 @@ def float_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite")
     return array
+
+
+def renamed(new_name: str, new_value: Any, new_default: Any, old_name: str, old_value: Any) -> Any:
+    """The value of a renamed argument, taking its old spelling with a ``DeprecationWarning``.
+
+    ``old_value`` is ``None`` when the old spelling was not used. Both
+    spellings at once (the new one away from its default) raise ``TypeError``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pymc_ebm._validation import renamed
+    >>> renamed("n_runs", 64, 256, "n_chains", None)
+    64
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = renamed("n_runs", 256, 256, "n_chains", 64)
+    >>> value, str(caught[0].message)
+    (64, 'n_chains is deprecated and will be removed in a future release: use n_runs')
+    """
+    if old_value is None:
+        return new_value
+    if new_value is not new_default and new_value != new_default:
+        raise TypeError(f"give {new_name} only ({old_name} is its deprecated spelling), not both")
+    warnings.warn(
+        f"{old_name} is deprecated and will be removed in a future release: use {new_name}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 def check_shape(name: str, array: np.ndarray, shape: Sequence[int]) -> None:

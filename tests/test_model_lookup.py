@@ -35,21 +35,21 @@ def _unigauss() -> pymc_ebm.UniGauss:
 
 def _visible_unigauss() -> pm.Model:
     with pm.Model() as model:
-        pymc_ebm.visible("v", _unigauss(), n_chains=3)
+        pymc_ebm.visible("v", _unigauss(), n_particles=3)
     return model
 
 
 def _hidden_unigauss() -> pm.Model:
     energy = _unigauss()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=3)
+        v = pymc_ebm.visible("v", energy, n_particles=3)
         pymc_ebm.hidden("h", energy, v)
     return model
 
 
 def _student_t() -> pm.Model:
     with pm.Model() as model:
-        pymc_ebm.visible("v", pymc_ebm.StudentT(W=np.eye(2), alpha=[2.5, 3.0]), n_chains=3)
+        pymc_ebm.visible("v", pymc_ebm.StudentT(W=np.eye(2), alpha=[2.5, 3.0]), n_particles=3)
     return model
 
 
@@ -134,7 +134,7 @@ def test_nested_model_is_judged_by_its_root():
     """A term of the outer model on ``v`` makes UniGaussGibbs inexact for the whole model."""
     with pm.Model() as outer:
         with pm.Model("inner"):
-            v = pymc_ebm.visible("v", _unigauss(), n_chains=3)
+            v = pymc_ebm.visible("v", _unigauss(), n_particles=3)
         pm.Normal("y", mu=v[:, 0], sigma=0.1, observed=np.full(3, 0.5))
     assert model_of(v) is outer
     assert _assigned(outer) == {"nuts": {"inner::v"}}

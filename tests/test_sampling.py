@@ -21,10 +21,10 @@ def as_chains(draws):
     return draws.transpose(0, 2, 1, 3).reshape(n_chain * n_row, n_draw, dim)
 
 
-def sample_nuts(energy, *, draws, tune, chains, n_chains, seed):
+def sample_nuts(energy, *, draws, tune, chains, n_particles, seed):
     """Draws of ``p(v) ∝ exp(-E(v))`` by NUTS (given explicitly): (chain × row, draw, dim)."""
     with pm.Model():
-        pymc_ebm.visible("v", energy, n_chains=n_chains)
+        pymc_ebm.visible("v", energy, n_particles=n_particles)
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -61,7 +61,7 @@ def test_product_of_four_gaussians_has_variance_one_quarter(nuts_sampler):
         draws=1000,
         tune=500,
         chains=2,
-        n_chains=2,
+        n_particles=2,
         random_seed=4,
         nuts_sampler=nuts_sampler,
         **SAMPLE_KWARGS,
@@ -107,7 +107,7 @@ def test_hidden_states_have_the_quadrature_mean():
         draws=500,
         tune=100,
         chains=2,
-        n_chains=20,
+        n_particles=20,
         random_seed=3,
         hidden_name="h",
         **SAMPLE_KWARGS,
@@ -129,7 +129,7 @@ def test_student_t_expert_is_scaled_student_t():
     alpha = 3.5
     nu = 2 * alpha - 1
     draws = sample_nuts(
-        StudentT(W=[[1.0]], alpha=[alpha]), draws=1500, tune=500, chains=2, n_chains=1, seed=6
+        StudentT(W=[[1.0]], alpha=[alpha]), draws=1500, tune=500, chains=2, n_particles=1, seed=6
     )
     target = stats.t(df=nu, scale=np.sqrt(2 / nu))
     x = thinned(draws[..., 0])
@@ -164,7 +164,7 @@ def gaussian_mixture():
 def test_nuts_marginals_match_quadrature(make_energy, box):
     energy = make_energy()
     grid = grid_density(energy, *box, n_points=600)
-    draws = sample_nuts(energy, draws=1000, tune=500, chains=1, n_chains=4, seed=8)
+    draws = sample_nuts(energy, draws=1000, tune=500, chains=1, n_particles=4, seed=8)
     if energy.domain is not None:
         low, high = energy.domain
         assert np.all((draws > low) & (draws < high))

@@ -94,7 +94,7 @@ def test_visible_outside_a_model_says_where_to_call_it():
 def test_visible_and_hidden_with_model_argument_outside_the_context():
     energy = _unigauss()
     model = pm.Model()
-    v = pymc_ebm.visible("v", energy, n_chains=2, model=model)
+    v = pymc_ebm.visible("v", energy, n_particles=2, model=model)
     h = pymc_ebm.hidden("h", energy, v, model=model)
     assert [rv.name for rv in model.free_RVs] == ["v", "h"] and h.type.shape == (2, 1)
 

@@ -17,7 +17,7 @@ KS_LEVEL = 1e-4  # p-value below which a KS test fails (one or two per test)
 
 def _sample(energy, n_rows, draws, seed, tune=20):
     with pm.Model():
-        pymc_ebm.visible("v", energy, n_chains=n_rows)
+        pymc_ebm.visible("v", energy, n_particles=n_rows)
         idata = pm.sample(
             draws=draws, tune=tune, chains=2, cores=2, random_seed=seed, progressbar=False,
             compute_convergence_checks=False,
@@ -88,7 +88,7 @@ def test_kernel_keeps_the_one_dimensional_law_from_exact_draws():
 
 def _model(energy, extra=False):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=4)
+        v = pymc_ebm.visible("v", energy, n_particles=4)
         if extra:
             pm.Normal("y", mu=v.sum(), sigma=1.0, observed=0.3)
     return model

@@ -12,7 +12,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from pymc_ebm._validation import positive_int
+from pymc_ebm._validation import positive_int, renamed
 from pymc_ebm.energies.base import Energy
 
 __all__ = ["energy_of", "hidden", "missing_layout", "visible"]
@@ -69,18 +69,19 @@ def _check_names(model: pm.Model, names: list[str]) -> None:
 def visible(
     name: str,
     energy: Energy,
-    n_chains: int | None = None,
+    n_particles: int | None = None,
     *,
     observed: npt.ArrayLike | None = None,
     model: pm.Model | None = None,
+    n_chains: int | None = None,
 ) -> TensorVariable:
     """Add visible variables with density ``p(v) ∝ exp(-E(v))`` to a PyMC model.
 
-    Without ``observed``: creates a variable of shape ``(n_chains, dim)`` — a
+    Without ``observed``: creates a variable of shape ``(n_particles, dim)`` — a
     ``pm.Uniform`` box when the energy lives on a box, ``pm.Flat`` otherwise —
     and a ``pm.Potential`` named ``f"{name}_energy"`` holding ``-energy(v)``
-    with one entry per row. Any PyMC sampler then draws ``n_chains``
-    independent copies.
+    with one entry per row. Any PyMC sampler then draws ``n_particles``
+    independent copies (the "fantasy particles"), within each of its chains.
 
     With ``observed`` (an ``(n_rows, dim)`` array with ``NaN`` for missing
     entries), the missing entries become free variables and the observed
@@ -114,7 +115,7 @@ def visible(
     energy : Energy
         The energy; its parameters stay shared, so later updates are seen by
         functions compiled from this model.
-    n_chains : int, optional
+    n_particles : int, optional
         Number of independent rows (default 1). Not allowed with ``observed``,
         whose rows are the rows.
     observed : array_like, shape (n_rows, dim), optional
@@ -123,10 +124,12 @@ def visible(
         and observed entries of a box energy must lie in its box.
     model : pm.Model, optional
         Defaults to the model on the context stack.
+    n_chains : int, optional
+        Deprecated spelling of ``n_particles`` (a ``DeprecationWarning``).
 
     Returns
     -------
-    TensorVariable, shape (n_chains, dim) or (n_rows, dim)
+    TensorVariable, shape (n_particles, dim) or (n_rows, dim)
         The visible random variable, or with ``observed`` the completed
         matrix (a ``pm.Deterministic``; :func:`energy_of` gives its energy).
 
@@ -137,7 +140,7 @@ def visible(
         :class:`~pymc_ebm.Energy`, and a call outside ``with pm.Model():``
         without ``model``.
     ValueError
-        For ``n_chains`` together with ``observed``, a name the model already
+        For ``n_particles`` together with ``observed``, a name the model already
         has, and ``observed`` that is not 2-D with ``dim`` columns, has an
         infinite entry, a row with no observed entry, no missing entry, or an
         observed entry outside the energy's box. Nothing is added to the
@@ -148,7 +151,7 @@ def visible(
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.Gaussian(np.zeros((4, 2)), np.ones((4, 2)))
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=3)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=3)
     >>> v.type.shape
     (3, 2)
 
@@ -164,18 +167,20 @@ def visible(
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be an Energy, got {type(energy).__name__}")
+    spelling = "n_particles" if n_chains is None else "n_chains"
+    n_particles = renamed("n_particles", n_particles, None, "n_chains", n_chains)
     if observed is not None:
-        if n_chains is not None:
+        if n_particles is not None:
             raise ValueError(
-                "give n_chains or observed, not both: with observed, the rows of "
+                f"give {spelling} or observed, not both: with observed, the rows of "
                 "observed are the rows"
             )
         X = check_observed(energy, observed)
         return _visible_with_missing(name, energy, X, _model_for("visible", model))
-    n_chains = positive_int("n_chains", 1 if n_chains is None else n_chains)
+    n_particles = positive_int(spelling, 1 if n_particles is None else n_particles)
     model = _model_for("visible", model)
     _check_names(model, [name, f"{name}_energy"])
-    shape = (n_chains, energy.dim)
+    shape = (n_particles, energy.dim)
     with model:
         if energy.domain is not None:
             low, high = energy.domain
@@ -221,7 +226,7 @@ def check_observed(energy: Energy, observed: npt.ArrayLike) -> np.ndarray:
     if empty.size:
         raise ValueError(
             f"observed rows {empty[:10].tolist()} have no observed entry (all NaN): "
-            "nothing to condition on, drop them or sample them with n_chains"
+            "nothing to condition on, drop them or sample them with n_particles"
         )
     if not missing.any():
         raise ValueError("observed has no missing (NaN) entry: nothing to impute")
@@ -327,7 +332,7 @@ def hidden(
     """Add the experts' binary hidden states and switch ``v``'s potential to the joint energy.
 
     After the call, the model's density is ``p(v, h) ∝ exp(-E(v, h))`` with
-    ``h`` a ``pm.Bernoulli`` of shape ``(n_chains, n_experts)`` (its constant
+    ``h`` a ``pm.Bernoulli`` of shape ``(n_particles, n_experts)`` (its constant
     prior ``p = 1/2`` only shifts the log density). Summing ``h`` out gives
     back ``p(v)`` of :func:`visible`.
 
@@ -345,14 +350,14 @@ def hidden(
 
     Returns
     -------
-    TensorVariable, shape (n_chains, n_experts)
+    TensorVariable, shape (n_particles, n_experts)
 
     Examples
     --------
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.UniGauss(np.full((3, 2), 0.5), np.full((3, 2), 0.1), np.full(3, 0.5))
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=4)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=4)
     ...     h = pymc_ebm.hidden("h", experts, v)
     >>> h.type.shape
     (4, 3)
@@ -372,9 +377,9 @@ def hidden(
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     _check_names(model, [name, f"{v.name}_{name}_energy"])
-    n_chains = v.type.shape[0]
+    n_particles = v.type.shape[0]
     with model:
-        h = pm.Bernoulli(name, p=0.5, shape=(n_chains, energy.n_experts))
+        h = pm.Bernoulli(name, p=0.5, shape=(n_particles, energy.n_experts))
     _drop_potential(model, old)
     with model:
         potential = pm.Potential(f"{v.name}_{name}_energy", -energy.joint_energy(v, h))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +12,7 @@ from pymc.step_methods.compound import BlockedStep, CompoundStep
 from pymc.util import get_random_generator
 from xarray import DataTree
 
-from pymc_ebm._validation import non_negative_int, positive_int
+from pymc_ebm._validation import non_negative_int, positive_int, renamed
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model.registration import hidden, visible
 
@@ -24,11 +26,13 @@ def sample_fantasies(
     energy: Energy,
     draws: int = 1000,
     chains: int = 4,
-    n_chains: int = 1,
+    n_particles: int = 1,
     random_seed: Any = None,
     var_name: str = "v",
     nuts_sampler: str = "pymc",
     hidden_name: str | None = None,
+    *,
+    n_chains: int | None = None,
     **pm_sample_kwargs: Any,
 ) -> DataTree:
     """Sample ``p(v) ∝ exp(-E(v))`` with ``pm.sample`` and return its ArviZ DataTree.
@@ -44,8 +48,8 @@ def sample_fantasies(
         The energy to sample.
     draws, chains : int
         As in ``pm.sample``.
-    n_chains : int, default 1
-        Independent rows inside each PyMC chain.
+    n_particles : int, default 1
+        Independent rows ("fantasy particles") inside each PyMC chain.
     random_seed : int or Generator, optional
         Passed to ``pm.sample``.
     var_name : str, default "v"
@@ -59,6 +63,8 @@ def sample_fantasies(
         Also sample the experts' binary hidden states under this name
         (:func:`~pymc_ebm.hidden`, uni-gauss energies): ``p(v, h)`` instead of
         ``p(v)``. Discrete, so only with ``nuts_sampler="pymc"``.
+    n_chains : int, optional
+        Deprecated spelling of ``n_particles`` (a ``DeprecationWarning``).
     **pm_sample_kwargs
         Anything else ``pm.sample`` takes (``tune``, ``cores``...). ``step`` may
         be a step-method class (built inside the model, over every variable,
@@ -68,12 +74,12 @@ def sample_fantasies(
     Returns
     -------
     xarray.DataTree
-        ``posterior[var_name]`` has shape ``(chains, draws, n_chains, dim)``.
+        ``posterior[var_name]`` has shape ``(chains, draws, n_particles, dim)``.
 
     Raises
     ------
     ValueError
-        For ``draws``, ``chains`` or ``n_chains`` not a positive integer,
+        For ``draws``, ``chains`` or ``n_particles`` not a positive integer,
         ``tune`` negative, a ``random_seed`` PyMC cannot seed from, or an
         unknown ``nuts_sampler``, before anything is compiled.
     TypeError
@@ -90,6 +96,9 @@ def sample_fantasies(
     >>> idata.posterior["v"].shape
     (1, 50, 1, 1)
     """
+    spelling = "n_particles" if n_chains is None else "n_chains"
+    n_particles = renamed("n_particles", n_particles, 1, "n_chains", n_chains)
+    positive_int(spelling, n_particles)
     step = pm_sample_kwargs.pop("step", None)
     check_sample_args(
         draws=draws,
@@ -100,7 +109,7 @@ def sample_fantasies(
         step=step,
     )
     with pm.Model() as model:
-        v = visible(var_name, energy, n_chains=n_chains)
+        v = visible(var_name, energy, n_particles=n_particles)
         if hidden_name is not None:
             hidden(hidden_name, energy, v)
     pm_sample_kwargs["nuts_sampler"] = nuts_sampler
@@ -244,7 +253,9 @@ def sample_model(
     (``step=pm.NUTS``); a callable without a ``step`` method is called as
     ``step(model)`` inside the model; anything else goes to ``pm.sample`` as it
     is; with an external ``nuts_sampler``, :func:`check_external_nuts` first.
-    Convergence checks are on by default only with several chains.
+    Convergence checks are on by default only with several chains. PyMC's
+    progress bar needs matplotlib: without it, sampling goes on without the bar
+    (a ``UserWarning``).
     Sampling happens inside the model's context, as a user would write it.
     """
     with model:
@@ -262,5 +273,16 @@ def sample_model(
     if nuts_sampler != "pymc":
         check_external_nuts(model, nuts_sampler, step)
     pm_sample_kwargs.setdefault("compute_convergence_checks", chains > 1)
+    bar = pm_sample_kwargs.get("progressbar", True)
+    if bar and importlib.util.find_spec("matplotlib") is None:
+        # PyMC's rich progress bar takes its colours from matplotlib, which is not a
+        # dependency of PyMC nor of this package: without it the bar would crash pm.sample.
+        warnings.warn(
+            "PyMC's progress bar needs matplotlib, which is not installed: sampling without "
+            "it (pass progressbar=False to silence this warning)",
+            UserWarning,
+            stacklevel=3,
+        )
+        pm_sample_kwargs["progressbar"] = False
     with model:
         return pm.sample(draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs)

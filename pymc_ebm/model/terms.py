@@ -460,7 +460,7 @@ def value_transform(
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.UniGauss([[0.5, 0.5]], [[0.1, 0.1]], [0.5])
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=2)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=2)
     >>> to_value, to_data = value_transform(model, v)
     >>> x = np.array([[0.25, 0.5], [0.9, 0.1]])
     >>> bool(np.allclose(to_data(to_value(x)), x))
