@@ -93,15 +93,17 @@ def visible(
       free variable; slot ``j`` of row ``i`` holds the ``j``-th missing column
       of the ``i``-th incomplete row (columns in increasing order). Rows with
       fewer missing entries are padded; a padded slot has its own proper
-      density (``Uniform(0, 1)`` for box energies, a standard normal
-      otherwise) and its value is ignored. Missing entries are ``pm.Uniform``
-      on their column's interval for box energies, ``pm.Flat`` (started at
-      the column's observed mean) otherwise.
+      density (``Uniform(0, 1)`` for box energies, otherwise a normal with
+      the mean and standard deviation of the observed values of the
+      columns the slot holds in other rows, so that a sampler sharing one
+      step size and mass per slot sees one scale) and its value is ignored.
+      Missing entries are ``pm.Uniform`` on their column's interval for box
+      energies, ``pm.Flat`` (started at the column's observed mean) otherwise.
     * ``f"{name}_energy"``: a ``pm.Potential`` of shape
       ``(n_incomplete_rows,)`` holding ``-energy`` of the completed
       incomplete rows (complete rows are constants: they add nothing), and
-      ``f"{name}_padding"``, the padded slots' standard normal terms (only
-      where there are padded slots and no box).
+      ``f"{name}_padding"``, the padded slots' normal terms (only where
+      there are padded slots and no box).
     * ``name``: a ``pm.Deterministic`` of shape ``(n_rows, dim)``, the full
       matrix (observed values with the missing ones filled in), returned.
 
@@ -286,6 +288,31 @@ def missing_layout(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return rows, columns, entry_row, entry_slot
 
 
+def _padding_location_scale(
+    means: np.ndarray, scales: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Location and scale of each slot's padding, both of shape ``(max_missing,)``.
+
+    A sampler with one step size and one mass per slot (shared by the rows,
+    as ``ShortRunHMC``'s) sees a slot's real entries and its padding
+    together, so the padding gets the slot's scale: the root mean square of
+    the observed standard deviations (``scales``, per column) of the columns
+    the slot holds where it is real, and the mean of their observed
+    ``means``. A column without a usable standard deviation (fewer than two
+    distinct observed values) counts with the root mean square of the
+    usable ones, or 1 when there is none.
+    """
+    usable = np.isfinite(scales) & (scales > 0)
+    fallback = np.sqrt(np.mean(scales[usable] ** 2)) if usable.any() else 1.0
+    column_scale = np.where(usable, scales, fallback)
+    real = columns >= 0
+    held = np.where(real, columns, 0)
+    count = real.sum(axis=0)  # every slot is real in some row
+    loc = (means[held] * real).sum(axis=0) / count
+    scale = np.sqrt((column_scale[held] ** 2 * real).sum(axis=0) / count)
+    return loc, scale
+
+
 def _visible_with_missing(
     name: str, energy: Energy, X: np.ndarray, model: pm.Model
 ) -> TensorVariable:
@@ -309,11 +336,14 @@ def _visible_with_missing(
         else:
             with warnings.catch_warnings():  # a column missing in every row starts at 0
                 warnings.simplefilter("ignore", RuntimeWarning)
-                means = np.nan_to_num(np.nanmean(np.where(missing, np.nan, X), axis=0))
-            start = np.where(padded, 0.0, means[columns])
+                means = np.nan_to_num(np.nanmean(X, axis=0))
+                scales = np.nanstd(X, axis=0)  # NaN or 0 where fewer than 2 values differ
+            loc, scale = _padding_location_scale(means, scales, columns)
+            start = np.where(padded, loc, means[columns])
             free = pm.Flat(names[1], shape=shape, initval=start)
             if padded.any():
-                pm.Potential(names[3], -0.5 * pt.sum(pt.where(padded, free**2, 0.0), axis=1))
+                z = (free - loc) / scale
+                pm.Potential(names[3], -0.5 * pt.sum(pt.where(padded, z**2, 0.0), axis=1))
         entry_col = columns[entry_row, entry_slot]
         rows_filled = pt.set_subtensor(
             pt.as_tensor(base[rows])[entry_row, entry_col], free[entry_row, entry_slot]
