@@ -1,5 +1,10 @@
 """Samplers on known targets: NUTS through pm.sample, and the exact rejection sampler."""
 
+import functools
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
 import arviz as az
 import numpy as np
 import pymc as pm
@@ -286,3 +291,38 @@ def test_rejection_sample_gives_up_after_max_proposals():
     probs = np.array([[0.999, 0.001], [0.001, 0.999]])
     with pytest.raises(RuntimeError, match="proposals"):
         pymc_ebm.rejection_sample(probs, 1000, rng=0, batch_size=100, max_proposals=1000)
+
+
+# -- hidden states that never change: no 0/0 warning from the convergence check ----------
+def _narrow_experts():
+    rng = np.random.default_rng(0)
+    return UniGauss(rng.random((15, 2)), np.full((15, 2), 0.05), np.full(15, 0.5))
+
+
+def test_hidden_states_that_never_change_give_no_runtime_warning():
+    """A narrow expert is never active for some rows: that state's R-hat is 0/0 in ArviZ."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        idata = pymc_ebm.sample_fantasies(
+            _narrow_experts(), draws=100, tune=50, chains=2, cores=1, n_particles=100,
+            hidden_name="h", random_seed=0, progressbar=False,
+        )  # fmt: skip
+    h = idata.posterior["h"].values
+    assert np.any(h.min(axis=(0, 1)) == h.max(axis=(0, 1)))  # some states never change
+
+
+def test_guide_hidden_state_example_gives_no_runtime_warning():
+    """The code block of the guide's "In a PyMC model" section, with fewer draws."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    section = guide.split("## In a PyMC model", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "pm.sample(" in code and "pymc_ebm.hidden(" in code
+    short = functools.partial(
+        pm.sample, draws=100, tune=50, chains=2, cores=1, random_seed=0, progressbar=False
+    )
+    namespace = {"pm": SimpleNamespace(Model=pm.Model, sample=short), "pymc_ebm": pymc_ebm}
+    namespace["experts"] = _narrow_experts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        exec(code, namespace)
+    assert "active_experts" in namespace["idata"].sample_stats  # UniGaussGibbs sampled

@@ -253,7 +253,8 @@ def sample_model(
     (``step=pm.NUTS``); a callable without a ``step`` method is called as
     ``step(model)`` inside the model; anything else goes to ``pm.sample`` as it
     is; with an external ``nuts_sampler``, :func:`check_external_nuts` first.
-    Convergence checks are on by default only with several chains. PyMC's
+    Convergence checks are on by default only with several chains (ArviZ's
+    0/0 warning on a hidden state that never changes is silenced). PyMC's
     progress bar needs matplotlib: without it, sampling goes on without the bar
     (a ``UserWarning``).
     Sampling happens inside the model's context, as a user would write it.
@@ -284,5 +285,14 @@ def sample_model(
             stacklevel=3,
         )
         pm_sample_kwargs["progressbar"] = False
-    with model:
+    with model, warnings.catch_warnings():
+        if model.discrete_value_vars:
+            # A hidden state that never changes in any chain (an expert never active for a
+            # row) has a 0/0 R-hat in ArviZ's convergence check: undefined, not poor mixing.
+            warnings.filterwarnings(
+                "ignore",
+                r"(invalid value|divide by zero) encountered in scalar divide",
+                RuntimeWarning,
+                r"arviz_stats(\.|$)",
+            )
         return pm.sample(draws=draws, chains=chains, random_seed=random_seed, **pm_sample_kwargs)
