@@ -1,7 +1,7 @@
 """Small model: time per leapfrog step of ShortRunHMC against PyMC's HamiltonianMC.
 
 Both take the same number of leapfrog steps per draw with the same fixed step
-size on the same 2-D model with one row (``visible(n_chains=1)``):
+size on the same 2-D model with one row (``visible(n_particles=1)``):
 
 * ``ShortRunHMC(n_steps=n, step_size=ε)`` (step-size jitter off where the
   option exists), after ``stop_tuning()``;
@@ -62,7 +62,7 @@ def _models(quick: bool):
 
 def _steps(energy, start, n_steps: int):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=1)
+        v = pymc_ebm.visible("v", energy, n_particles=1)
         ours = pymc_ebm.ShortRunHMC(
             [v], **short_run_hmc_kwargs(n_steps=n_steps, step_size=STEP_SIZE, rng=0)
         )

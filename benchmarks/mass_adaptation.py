@@ -1,6 +1,6 @@
 """Mass-matrix adaptation: ESS per second of ShortRunHMC adapted, unadapted, and NUTS.
 
-Two batch models (``pymc_ebm.visible(..., n_chains=R)``: ``R`` rows, each an
+Two batch models (``pymc_ebm.visible(..., n_particles=R)``: ``R`` rows, each an
 independent chain of the same target), each sampled with ``pm.sample`` by
 
 * ``ShortRunHMC`` with the default diagonal mass adaptation;
@@ -85,7 +85,7 @@ def _step(kind: str, v):
 def _sample(energy, kind: str, sizes: dict[str, int], seed: int, start=None) -> dict:
     """Sample with one sampler; return the draws (rows, draws, dim), time and statistics."""
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=sizes["rows"])
+        v = pymc_ebm.visible("v", energy, n_particles=sizes["rows"])
         step = _step(kind, v)
         point = model.initial_point()
         if start is not None:
@@ -222,7 +222,7 @@ def run(quick: bool = False) -> Result:
     )
     res.notes.append(
         f"Sampling: `pm.sample(draws={sizes['draws']}, tune={sizes['tune']}, chains=1, "
-        f"cores=1)` on `visible(n_chains={sizes['rows']})`; the rows are the chains of ArviZ's "
+        f"cores=1)` on `visible(n_particles={sizes['rows']})`; the rows are the chains of ArviZ's "
         "bulk ESS and MCSE. ESS/s uses the **minimum** ESS over coordinates (the slowest "
         "coordinate; the median is shown too). Time = PyMC's `sampling_time` (tuning + draws, "
         "compilation excluded). NUTS samples the whole `(rows, dim)` block as one chain. "

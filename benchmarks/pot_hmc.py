@@ -5,7 +5,7 @@ Student-t experts (:class:`pymc_ebm.StudentT`, unit-norm random filters,
 ``α_j = 1.5``) times one broad Gaussian expert (:class:`pymc_ebm.Gaussian`,
 ``s = 10``) that makes the density proper (the Student-t part alone is
 proper here too, since 768 filters span the 256 inputs, but the Gaussian is
-the confining part the design asks for). 100 rows (``visible(n_chains=100)``),
+the confining part the design asks for). 100 rows (``visible(n_particles=100)``),
 30 leapfrog steps per draw, momentum once, one Metropolis test per row.
 
 Compared, per draw, in float64 and float32, with the same number of BLAS
@@ -246,7 +246,7 @@ def _short_run_hmc(W, alpha, start, n_steps, step_size, seed):
         ]
     )
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=start.shape[0])
+        v = pymc_ebm.visible("v", energy, n_particles=start.shape[0])
         step = pymc_ebm.ShortRunHMC(
             [v], **short_run_hmc_kwargs(n_steps=n_steps, step_size=step_size, rng=seed)
         )

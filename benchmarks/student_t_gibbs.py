@@ -5,7 +5,7 @@ inputs (16×16 image patches), read from ``benchmarks/data/pot768.npz``
 (:func:`pymc_ebm.load`; written by :func:`pymc_ebm.save` after the
 natural-images study has trained it; :func:`make_model` makes a short-run
 stand-in). Fantasies are drawn with ``pm.sample`` from
-``pymc_ebm.visible("v", energy, n_chains=R)``, once per step method, with the
+``pymc_ebm.visible("v", energy, n_particles=R)``, once per step method, with the
 same rows, tuning draws, draws and seed:
 
 * :class:`pymc_ebm.StudentTGibbs`: exact blocked Gibbs by the Gaussian scale
@@ -97,7 +97,7 @@ def _statistic(values: np.ndarray, W: np.ndarray) -> np.ndarray:
 def _run_sampler(name: str, energy, sizes: dict, seed: int) -> dict:
     """Build, warm up and time one step method; bulk ESS of the inputs and the statistic."""
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=sizes["rows"])
+        v = pymc_ebm.visible("v", energy, n_particles=sizes["rows"])
         t0 = time.perf_counter()
         step = _step(name, v, seed)
     build = time.perf_counter() - t0
@@ -150,7 +150,7 @@ def run(quick: bool = False) -> Result:
         f"Fantasies of a learned PoT (768 Student-t experts, 255 inputs, {sizes['rows']} rows): "
         "bulk ESS per second",
         "`pm.sample` with `StudentTGibbs` (exact blocked Gibbs), `ShortRunHMC` and PyMC's "
-        "`NUTS` on `pymc_ebm.visible('v', energy, n_chains=R)`, same rows, tuning draws, "
+        "`NUTS` on `pymc_ebm.visible('v', energy, n_particles=R)`, same rows, tuning draws, "
         "draws and seed",
     )
     if not MODEL_PATH.exists():

@@ -43,7 +43,7 @@ def _sizes(quick: bool) -> tuple[study.StudySettings, dict[str, int]]:
 
 def _sample(experts, kind: str, sizes: dict[str, int], seed: int):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", experts, n_chains=sizes["rows"])
+        v = pymc_ebm.visible("v", experts, n_particles=sizes["rows"])
         h = pymc_ebm.hidden("h", experts, v)
         if kind == "default":
             step = pm.CompoundStep([pm.NUTS([v]), pm.BinaryGibbsMetropolis([h])])
@@ -109,7 +109,7 @@ def run(quick: bool = False) -> Result:
     )
     res.notes.append(
         f"Sampling: `pm.sample(draws={sizes['draws']}, tune={sizes['tune']}, "
-        f"chains={sizes['chains']}, cores=1)` on `visible(n_chains={sizes['rows']})` + "
+        f"chains={sizes['chains']}, cores=1)` on `visible(n_particles={sizes['rows']})` + "
         "`hidden`, same seed for all. Time = PyMC's `sampling_time` (tuning + draws, "
         "compilation excluded). ESS = ArviZ bulk ESS of the "
         f"{sizes['rows'] * 2} entries of `v`; ESS/s uses the **median** over entries "

@@ -80,7 +80,7 @@ def fantasies(energies: dict, seed: int) -> dict[str, np.ndarray]:
     """Samples of every energy in ``energies``, each flattened to shape (n, dim)."""
     with pm.Model():
         for name, energy in energies.items():
-            pymc_ebm.visible(name, energy, n_chains=ROWS)
+            pymc_ebm.visible(name, energy, n_particles=ROWS)
         idata = pm.sample(
             draws=DRAWS,
             tune=TUNE,
@@ -267,7 +267,7 @@ ms = [1, 2, 4, 8]
 products = {f"M{m}": pymc_ebm.Gaussian(np.zeros((m, 2)), np.full((m, 2), sigma)) for m in ms}
 with pm.Model():
     for name, energy in products.items():
-        pymc_ebm.visible(name, energy, n_chains=ROWS)
+        pymc_ebm.visible(name, energy, n_particles=ROWS)
     idata_m = pm.sample(
         draws=DRAWS,
         tune=TUNE,

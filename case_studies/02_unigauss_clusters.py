@@ -162,7 +162,7 @@ print("parameters:", [param.name for param in experts.params])
 
 # %%
 with pm.Model() as model:
-    v = pymc_ebm.visible("v", experts, n_chains=settings.n_chains)
+    v = pymc_ebm.visible("v", experts, n_particles=settings.n_chains)
     h = pymc_ebm.hidden("h", experts, v)
 
 try:

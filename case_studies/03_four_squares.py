@@ -163,7 +163,7 @@ for r, e in zip(radii, net.energy_fn()(diagonal), strict=True):
 
 # %%
 with pm.Model() as model:
-    v = pymc_ebm.visible("v", net, n_chains=settings.n_chains)
+    v = pymc_ebm.visible("v", net, n_particles=settings.n_chains)
 
 try:
     import graphviz  # noqa: F401
@@ -216,7 +216,7 @@ step = trainer.negative_phase.step
 print(
     f"negative phase: {type(step).__name__}, n_steps={step.n_steps}, "
     f"renew_momentum={step.renew_momentum}, initial step size {step.step_size:.3g}, "
-    f"target_accept={step.target_accept}, per-row test: {step.per_row} ({step.n_rows} rows)"
+    f"target_accept={step.target_accept}, per-row test: {step.per_row} ({step.n_particles} rows)"
 )
 train_start = time.perf_counter()
 _, track_early = study.fit_tracked(trainer, X, COMPARE_UPDATES, TRACK_EVERY, settings.side)

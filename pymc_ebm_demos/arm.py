@@ -205,7 +205,7 @@ def sample_arm_fantasies(energy: ProductOfExperts, starts: np.ndarray, settings:
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        n_chains=settings.n_chains,
+        n_particles=settings.n_chains,
         initvals=[{"v": start} for start in starts],
         random_seed=settings.seed + 1,
         cores=1,
@@ -615,6 +615,7 @@ def heldout_imputation(
         chains=settings.chains,
         step=steps,
         random_seed=settings.seed + 3,
+        progressbar=False,
     )
     draws = idata.posterior["x"].values
     lower, upper = np.quantile(draws, [0.05, 0.95], axis=(0, 1))

@@ -397,7 +397,7 @@ def sample_fantasies_from_box(net: MLPEnergy, settings: SquaresSettings):
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        n_chains=settings.n_chains,
+        n_particles=settings.n_chains,
         step=fantasy_steps,
         init="adapt_diag",
         initvals=[{"v": start} for start in box_starts(settings)],

@@ -338,7 +338,7 @@ def fantasies(energy: StudentT, settings: StudySettings) -> tuple[Any, float]:
             tune=20,
             chains=2,
             cores=1,
-            n_chains=settings.fantasy_rows,
+            n_particles=settings.fantasy_rows,
             random_seed=settings.seed,
             progressbar=False,
             compute_convergence_checks=False,

@@ -236,7 +236,7 @@ def sample_experts(
     tuning and draws).
     """
     with pm.Model():
-        v = visible("v", experts, n_chains=n_chains)
+        v = visible("v", experts, n_particles=n_chains)
         h = hidden("h", experts, v)
         if default_steps:
             step = [pm.NUTS([v]), pm.BinaryGibbsMetropolis([h])]

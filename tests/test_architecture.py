@@ -238,7 +238,7 @@ def test_library_runs_without_the_demo_extras(tmp_path):
         cd = pymc_ebm.ContrastiveDivergence(experts, batch_size=20, random_seed=0)
         cd.fit(X, n_updates=3, progress=False)
         fantasies = pymc_ebm.sample_fantasies(
-            experts, n_chains=4, draws=5, tune=5, chains=1, random_seed=0, progressbar=False
+            experts, n_particles=4, draws=5, tune=5, chains=1, random_seed=0, progressbar=False
         )
         X_missing = X[:5].copy()
         X_missing[0, 0] = np.nan

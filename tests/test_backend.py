@@ -25,7 +25,7 @@ def _compiled_functions():
     """One compiled function of each kind the package builds, built under the current backend."""
     energy = _expert()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=3)
+        v = pymc_ebm.visible("v", energy, n_particles=3)
         hmc = ShortRunHMC([v], n_steps=3)
         box = BoxJump([v])
     kernel = UniGaussKernel(energy)

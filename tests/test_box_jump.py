@@ -39,7 +39,7 @@ def test_expected_accept_quadrature_matches_brute_force():
 def test_box_jumps_alone_sample_the_quadrature_density():
     energy = two_dimples()
     with pm.Model():
-        v = pymc_ebm.visible("v", energy, n_chains=20)
+        v = pymc_ebm.visible("v", energy, n_particles=20)
         idata = pm.sample(
             draws=600,
             tune=100,
@@ -66,7 +66,7 @@ def test_box_jumps_alone_sample_the_quadrature_density():
 
 def test_jump_accept_is_the_fraction_of_rows_that_moved():
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", two_dimples(), n_chains=200)
+        v = pymc_ebm.visible("v", two_dimples(), n_particles=200)
     step = BoxJump([v], model=model, rng=3)
     point = model.initial_point()
     for _ in range(3):
@@ -79,7 +79,7 @@ def test_jump_accept_is_the_fraction_of_rows_that_moved():
 def test_hmc_with_box_jumps_on_a_visible_named_x_matches_quadrature():
     energy = two_dimples()
     with pm.Model() as model:
-        pymc_ebm.visible("x", energy, n_chains=20)
+        pymc_ebm.visible("x", energy, n_particles=20)
     step = hmc_with_box_jumps(model, n_steps=5, step_size=0.3)
     assert [m.vars for m in step.methods] == [[model.rvs_to_values[model["x"]]]] * 2
     with model:
@@ -124,7 +124,7 @@ def test_needs_a_visible_variable_with_a_box():
 def test_refuses_a_visible_with_hidden_states():
     energy = two_dimples()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=3)
+        v = pymc_ebm.visible("v", energy, n_particles=3)
         pymc_ebm.hidden("h", energy, v)
     with pytest.raises(ValueError, match="has hidden states"):
         BoxJump([v], model=model)
@@ -135,7 +135,7 @@ def test_refuses_a_visible_with_hidden_states():
 @pytest.mark.parametrize("term", ["potential", "likelihood"])
 def test_refuses_other_terms_on_the_visible(term):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", two_dimples(), n_chains=3)
+        v = pymc_ebm.visible("v", two_dimples(), n_particles=3)
         if term == "potential":
             pm.Potential("pull", -((v - 0.5) ** 2).sum())
         else:
@@ -146,7 +146,7 @@ def test_refuses_other_terms_on_the_visible(term):
 
 def test_refuses_another_transform():
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", two_dimples(), n_chains=3)
+        v = pymc_ebm.visible("v", two_dimples(), n_particles=3)
     model.rvs_to_transforms[v] = pm.distributions.transforms.log
     with pytest.raises(ValueError, match="interval transform"):
         BoxJump([v], model=model)
@@ -158,8 +158,8 @@ def test_hmc_with_box_jumps_finds_or_asks_for_the_visible():
     with pytest.raises(ValueError, match=r"exactly one visible .*found none"):
         hmc_with_box_jumps(none)
     with pm.Model() as two:
-        pymc_ebm.visible("a", two_dimples(), n_chains=2)
-        pymc_ebm.visible("b", two_dimples(), n_chains=2)
+        pymc_ebm.visible("a", two_dimples(), n_particles=2)
+        pymc_ebm.visible("b", two_dimples(), n_particles=2)
     with pytest.raises(ValueError, match=r"found 'a', 'b'\); name it with vars="):
         hmc_with_box_jumps(two)
     step = hmc_with_box_jumps(two, vars="b", n_steps=2)

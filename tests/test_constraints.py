@@ -141,7 +141,7 @@ def test_arm_network_times_gaussian_samples_stay_finite():
     _, lengths = arm(n=1, random_seed=0)
     energy = arm_network(lengths) * Gaussian(np.zeros((1, 15)), 3 * np.ones((1, 15)))
     idata = pymc_ebm.sample_fantasies(
-        energy, draws=200, tune=200, chains=2, n_chains=2, random_seed=3, **SAMPLE_KWARGS
+        energy, draws=200, tune=200, chains=2, n_particles=2, random_seed=3, **SAMPLE_KWARGS
     )
     assert "tree_depth" in idata.sample_stats  # NUTS
     draws = idata.posterior["v"].values
@@ -169,7 +169,7 @@ def test_two_dimensional_toy_matches_quadrature():
     energy = toy * Gaussian(np.zeros((1, 2)), 3 * np.ones((1, 2)))
     grid = grid_density(energy, -14.0, 14.0, n_points=800)
     idata = pymc_ebm.sample_fantasies(
-        energy, draws=2000, tune=500, chains=2, n_chains=4, random_seed=11, **SAMPLE_KWARGS
+        energy, draws=2000, tune=500, chains=2, n_particles=4, random_seed=11, **SAMPLE_KWARGS
     )
     posterior = idata.posterior["v"].values  # (chain, draw, row, 2)
     assert np.all(np.isfinite(posterior))

@@ -68,7 +68,7 @@ def test_gaussian_product_conditionals_are_its_marginals(gaussian_imputed):
     if sampler == "nuts":
         assert "tree_depth" in idata.sample_stats  # PyMC picked NUTS
     else:
-        assert len(built) == 1 and built[0].per_row and built[0].n_rows == 4
+        assert len(built) == 1 and built[0].per_row and built[0].n_particles == 4
     missing = np.isnan(X_GAUSS)
     mean = np.broadcast_to(MEAN, X_GAUSS.shape)
     variance = np.broadcast_to(1 / PRECISION, X_GAUSS.shape)
@@ -194,7 +194,7 @@ def _bad_inputs():
         "-inf": (gauss, np.array([[-np.inf, 0.0, nan]]), {}, "inf"),
         "nothing missing": (gauss, np.zeros((2, 3)), {}, "nothing to impute"),
         "outside the box": (box, np.array([[1.5, nan]]), {}, "outside the energy's box"),
-        "n_chains too": (gauss, X_GAUSS, {"n_chains": 5}, "not both"),
+        "n_particles too": (gauss, X_GAUSS, {"n_particles": 5}, "not both"),
         "not numbers": (gauss, [["a", "b", "c"]], {}, "array of numbers"),
     }
 

@@ -32,7 +32,7 @@ def test_box_makes_a_uniform_visible_and_round_trips(tmp_path):
 
     net = pymc_ebm.MLPEnergy(2, hidden=(4, 2), box=(-2.0, 2.0), random_seed=0)
     with pm.Model() as model:
-        pymc_ebm.visible("v", net, n_chains=3)
+        pymc_ebm.visible("v", net, n_particles=3)
     assert model.rvs_to_values[model["v"]].name == "v_interval__"
     pymc_ebm.save(net, tmp_path / "net.npz")
     loaded = pymc_ebm.load(tmp_path / "net.npz")

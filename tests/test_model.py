@@ -44,7 +44,7 @@ def evaluate_terms(model, point):
 )
 def test_visible_variable_and_potential(energy, rv_type):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+        v = pymc_ebm.visible("v", energy, n_particles=N_CHAINS)
     assert isinstance(v.owner.op, rv_type)
     assert v.type.shape == (N_CHAINS, energy.dim)
     assert model.free_RVs == [v]
@@ -79,7 +79,7 @@ def test_visible_variable_and_potential(energy, rv_type):
 def test_hidden_replaces_potential_by_joint_energy():
     energy = unigauss()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+        v = pymc_ebm.visible("v", energy, n_particles=N_CHAINS)
         h = pymc_ebm.hidden("h", energy, v)
     assert h.type.shape == (N_CHAINS, energy.n_experts)
     assert len(model.potentials) == 1
@@ -113,7 +113,7 @@ def test_hidden_in_a_nested_model_replaces_the_potential_in_the_outer_model_too(
     energy = unigauss()
     with pm.Model() as outer:
         with pm.Model("inner") as inner:
-            v = pymc_ebm.visible("v", energy, n_chains=N_CHAINS)
+            v = pymc_ebm.visible("v", energy, n_particles=N_CHAINS)
             pymc_ebm.hidden("h", energy, v)
     assert [p.name for p in outer.potentials] == [p.name for p in inner.potentials]
     assert [p.name for p in outer.potentials] == ["inner::v_h_energy"]
@@ -125,7 +125,14 @@ def test_hidden_in_a_nested_model_replaces_the_potential_in_the_outer_model_too(
 @pytest.mark.parametrize("n_chains", [0, -2, 1.5, True, "3"])
 def test_visible_rejects_bad_n_chains(n_chains):
     with pm.Model(), pytest.raises(ValueError, match="n_chains must be a positive integer"):
-        pymc_ebm.visible("v", unigauss(), n_chains=n_chains)
+        with pytest.deprecated_call(match="use n_particles"):
+            pymc_ebm.visible("v", unigauss(), n_chains=n_chains)
+
+
+@pytest.mark.parametrize("n_particles", [0, -2, 1.5, True, "3"])
+def test_visible_rejects_bad_n_particles(n_particles):
+    with pm.Model(), pytest.raises(ValueError, match="n_particles must be a positive integer"):
+        pymc_ebm.visible("v", unigauss(), n_particles=n_particles)
 
 
 def test_visible_rejects_non_energy():
@@ -140,14 +147,14 @@ def test_hidden_rejects_bad_arguments():
         v_gauss = pymc_ebm.visible("w", gauss)
         with pytest.raises(TypeError, match="has no hidden states"):
             pymc_ebm.hidden("hw", gauss, v_gauss)
-        v = pymc_ebm.visible("v", energy, n_chains=2)
+        v = pymc_ebm.visible("v", energy, n_particles=2)
         with pytest.raises(ValueError, match="registered with the same energy"):
             pymc_ebm.hidden("h", unigauss(), v)
         pymc_ebm.hidden("h", energy, v)
         with pytest.raises(ValueError, match="already has hidden states"):
             pymc_ebm.hidden("h2", energy, v)
     with pm.Model():
-        v_other = pymc_ebm.visible("v", energy, n_chains=2)
+        v_other = pymc_ebm.visible("v", energy, n_particles=2)
     with pm.Model(), pytest.raises(ValueError, match="is not a visible variable of this model"):
         pymc_ebm.hidden("h", energy, v_other)
 

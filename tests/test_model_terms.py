@@ -27,10 +27,10 @@ def _row_coupling_models():
         beta = pm.Normal("beta", 0.0, 1.0, shape=(3,))
         pm.Normal("y", pt.dot(np.arange(1.0, 10.0).reshape(3, 3), beta), 1.0, observed=OBSERVED)
     with pm.Model() as visible_coupled:
-        v = pymc_ebm.visible("v", EXPERTS, n_chains=3)
+        v = pymc_ebm.visible("v", EXPERTS, n_particles=3)
         pm.Potential("pull", -0.5 * pt.sum((v - v[::-1]) ** 2, axis=1))
     with pm.Model() as visible_with_hierarchy:
-        v = pymc_ebm.visible("v", EXPERTS, n_chains=3)
+        v = pymc_ebm.visible("v", EXPERTS, n_particles=3)
         pm.Normal("y", v.mean(), 1.0, observed=OBSERVED)
     return {
         "centred": centred,
@@ -47,7 +47,7 @@ def _independent_models():
         x = pm.Normal("x", 0.0, 1.0, shape=(3, 2))
         pm.Normal("y", x[:, 0], 1.0, observed=OBSERVED)
     with pm.Model() as visible_likelihood:
-        v = pymc_ebm.visible("v", EXPERTS, n_chains=3)
+        v = pymc_ebm.visible("v", EXPERTS, n_particles=3)
         pm.Normal("y", v[:, 1], 0.5, observed=OBSERVED)
     return {"plain": plain, "visible_likelihood": visible_likelihood}
 
@@ -57,7 +57,7 @@ def test_coupled_rows_get_one_joint_test(name):
     model = _row_coupling_models()[name]
     with model, pytest.warns(UserWarning, match="depends on other rows"):
         step = ShortRunHMC(n_steps=3)
-    assert not step.per_row and step.n_rows == 1
+    assert not step.per_row and step.n_particles == 1
     with model, pytest.raises(ValueError, match="not independent chains"):
         ShortRunHMC(n_steps=3, per_row=True)
 
@@ -69,7 +69,7 @@ def test_independent_rows_get_a_test_each(name):
     with model, warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         step = ShortRunHMC(n_steps=3, per_row=True)
-    assert step.per_row and step.n_rows == 3
+    assert step.per_row and step.n_particles == 3
 
 
 def test_joint_test_on_request_without_warning():
@@ -77,15 +77,15 @@ def test_joint_test_on_request_without_warning():
     with model, warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         step = ShortRunHMC(n_steps=3, per_row=False)
-    assert not step.per_row and step.n_rows == 1
+    assert not step.per_row and step.n_particles == 1
     with model, pytest.raises(ValueError, match="per_row must be None, True or False"):
         ShortRunHMC(per_row="yes")
 
 
 def test_registered_rows_only_for_visibles_with_their_own_terms():
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", EXPERTS, n_chains=4)
-        w = pymc_ebm.visible("w", EXPERTS, n_chains=4)
+        v = pymc_ebm.visible("v", EXPERTS, n_particles=4)
+        w = pymc_ebm.visible("w", EXPERTS, n_particles=4)
     assert registered_rows(model, model.value_vars)
     with model:
         pm.Potential("tie", -pt.sum((v - w) ** 2, axis=1))  # per-row, but across two variables
@@ -95,7 +95,7 @@ def test_registered_rows_only_for_visibles_with_their_own_terms():
     with model, warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         step = ShortRunHMC(n_steps=3)  # the tie is within rows: the Jacobian check agrees
-    assert step.per_row and step.n_rows == 4
+    assert step.per_row and step.n_particles == 4
 
 
 def test_jacobian_check_sees_each_kind_of_coupling():

@@ -1,5 +1,7 @@
 """Samplers on known targets: NUTS through pm.sample, and the exact rejection sampler."""
 
+import warnings
+
 import arviz as az
 import numpy as np
 import pymc as pm
@@ -21,10 +23,10 @@ def as_chains(draws):
     return draws.transpose(0, 2, 1, 3).reshape(n_chain * n_row, n_draw, dim)
 
 
-def sample_nuts(energy, *, draws, tune, chains, n_chains, seed):
+def sample_nuts(energy, *, draws, tune, chains, n_particles, seed):
     """Draws of ``p(v) ∝ exp(-E(v))`` by NUTS (given explicitly): (chain × row, draw, dim)."""
     with pm.Model():
-        pymc_ebm.visible("v", energy, n_chains=n_chains)
+        pymc_ebm.visible("v", energy, n_particles=n_particles)
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -61,7 +63,7 @@ def test_product_of_four_gaussians_has_variance_one_quarter(nuts_sampler):
         draws=1000,
         tune=500,
         chains=2,
-        n_chains=2,
+        n_particles=2,
         random_seed=4,
         nuts_sampler=nuts_sampler,
         **SAMPLE_KWARGS,
@@ -107,7 +109,7 @@ def test_hidden_states_have_the_quadrature_mean():
         draws=500,
         tune=100,
         chains=2,
-        n_chains=20,
+        n_particles=20,
         random_seed=3,
         hidden_name="h",
         **SAMPLE_KWARGS,
@@ -129,7 +131,7 @@ def test_student_t_expert_is_scaled_student_t():
     alpha = 3.5
     nu = 2 * alpha - 1
     draws = sample_nuts(
-        StudentT(W=[[1.0]], alpha=[alpha]), draws=1500, tune=500, chains=2, n_chains=1, seed=6
+        StudentT(W=[[1.0]], alpha=[alpha]), draws=1500, tune=500, chains=2, n_particles=1, seed=6
     )
     target = stats.t(df=nu, scale=np.sqrt(2 / nu))
     x = thinned(draws[..., 0])
@@ -164,7 +166,7 @@ def gaussian_mixture():
 def test_nuts_marginals_match_quadrature(make_energy, box):
     energy = make_energy()
     grid = grid_density(energy, *box, n_points=600)
-    draws = sample_nuts(energy, draws=1000, tune=500, chains=1, n_chains=4, seed=8)
+    draws = sample_nuts(energy, draws=1000, tune=500, chains=1, n_particles=4, seed=8)
     if energy.domain is not None:
         low, high = energy.domain
         assert np.all((draws > low) & (draws < high))
@@ -286,3 +288,21 @@ def test_rejection_sample_gives_up_after_max_proposals():
     probs = np.array([[0.999, 0.001], [0.001, 0.999]])
     with pytest.raises(RuntimeError, match="proposals"):
         pymc_ebm.rejection_sample(probs, 1000, random_seed=0, batch_size=100, max_proposals=1000)
+
+
+# -- hidden states that never change: no 0/0 warning from the convergence check ----------
+def _narrow_experts():
+    rng = np.random.default_rng(0)
+    return UniGauss(rng.random((15, 2)), np.full((15, 2), 0.05), np.full(15, 0.5))
+
+
+def test_hidden_states_that_never_change_give_no_runtime_warning():
+    """A narrow expert is never active for some rows: that state's R-hat is 0/0 in ArviZ."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        idata = pymc_ebm.sample_fantasies(
+            _narrow_experts(), draws=100, tune=50, chains=2, cores=1, n_particles=100,
+            hidden_name="h", random_seed=0, progressbar=False,
+        )  # fmt: skip
+    h = idata.posterior["h"].values
+    assert np.any(h.min(axis=(0, 1)) == h.max(axis=(0, 1)))  # some states never change

@@ -70,7 +70,7 @@ def _standardised(idata):
 def test_gaussian_is_per_row(gaussian):
     _, step, _ = gaussian
     assert step.per_row
-    assert step.n_rows == len(SCALES)
+    assert step.n_particles == len(SCALES)
     assert [v.name for v in step.vars] == ["x", "y"]
 
 
@@ -208,7 +208,7 @@ def test_student_t_expert_with_momentum_renewal():
     """E = 3.5 log(1 + x²/2) is a Student-t with ν = 6 and scale √(2/6)."""
     expert = pymc_ebm.StudentT(W=[[1.0]], alpha=[3.5])
     with pm.Model():
-        pymc_ebm.visible("v", expert, n_chains=100)
+        pymc_ebm.visible("v", expert, n_particles=100)
         step = ShortRunHMC(n_steps=10, step_size=0.5, renew_momentum=5)
         idata = _sample(step, draws=400, tune=300, seed=11)
     assert step.n_trajectories == 2 and step.per_row
@@ -227,7 +227,7 @@ def test_unigauss_product_on_the_unit_square():
         pi=[0.6, 0.5, 0.7],
     )
     with pm.Model():
-        pymc_ebm.visible("v", experts, n_chains=100)
+        pymc_ebm.visible("v", experts, n_particles=100)
         step = ShortRunHMC(n_steps=10, step_size=0.2)
         idata = _sample(step, draws=400, tune=300, seed=5)
     assert step.per_row
@@ -253,7 +253,7 @@ def test_joint_test_for_blocks_without_common_rows():
     model = _hierarchy()
     with model, pytest.warns(UserWarning, match="one joint Metropolis test"):
         step = ShortRunHMC(n_steps=10, step_size=0.3)
-    assert not step.per_row and step.n_rows == 1
+    assert not step.per_row and step.n_particles == 1
     assert {v.name for v in step.vars} == {"mu", "x"}
     with model:
         idata = _sample(step, draws=1000, tune=300, seed=3)
@@ -275,7 +275,7 @@ def test_inside_a_compound_step():
             warnings.simplefilter("error", UserWarning)
             hmc = ShortRunHMC([model["x"]], n_steps=5, step_size=0.5)
         idata = _sample([hmc, pm.Slice([model["mu"]])], draws=1500, tune=300, seed=9)
-    assert hmc.per_row and hmc.n_rows == 4
+    assert hmc.per_row and hmc.n_particles == 4
     x = idata.posterior["x"].values
     mu = idata.posterior["mu"].values
     assert _z_mean(mu**2, 1.0) < Z
@@ -372,12 +372,12 @@ def test_visible_with_a_per_row_likelihood_is_exact():
     experts = pymc_ebm.Gaussian(mu=[[0.0]], sigma=[[1.0]])
     y = np.linspace(-2.0, 2.0, 40)
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", experts, n_chains=len(y))
+        v = pymc_ebm.visible("v", experts, n_particles=len(y))
         pm.Normal("y", v[:, 0], 0.5, observed=y)
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
             step = ShortRunHMC(n_steps=8, step_size=0.3)
-    assert step.per_row and step.n_rows == len(y)
+    assert step.per_row and step.n_particles == len(y)
     with model:
         idata = _sample(step, draws=500, tune=300, seed=4)
     z = (idata.posterior["v"].values[0, :, :, 0] - 0.8 * y) / np.sqrt(0.2)  # (draws, rows)

@@ -29,7 +29,7 @@ def _experts() -> pymc_ebm.UniGauss:
 def _visible(extra_on_v=False, extra_on_h=False, hidden=False, observed_h=False, log=False):
     energy = _experts()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=3)
+        v = pymc_ebm.visible("v", energy, n_particles=3)
         if hidden or extra_on_h or observed_h:
             h = pymc_ebm.hidden("h", energy, v)
         if extra_on_v:
@@ -80,11 +80,14 @@ def test_competence_agrees_with_constructor(case):
     assert names == expected
 
 
-def test_competence_without_a_model_is_incompatible():
+def test_competence_outside_the_context_judges_the_registered_model():
+    """``pm.sample(model=model)`` needs no ``with model:`` (tests/test_model_lookup.py)."""
     model = _visible()
-    assert UniGaussGibbs.competence(model["v"], True) == Competence.INCOMPATIBLE
+    assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
     with pm.Model():  # another model on the stack
-        assert UniGaussGibbs.competence(model["v"], True) == Competence.INCOMPATIBLE
+        assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
+    refused = _visible(extra_on_v=True)
+    assert UniGaussGibbs.competence(refused["v"], True) == Competence.INCOMPATIBLE
 
 
 def test_extra_likelihood_term_falls_back_to_nuts_and_matches_quadrature(caplog):
@@ -92,7 +95,7 @@ def test_extra_likelihood_term_falls_back_to_nuts_and_matches_quadrature(caplog)
     energy = _experts()
     n_rows, y, sigma_y = 20, 0.6, 0.1
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=n_rows)
+        v = pymc_ebm.visible("v", energy, n_particles=n_rows)
         pm.Normal("y", mu=v[:, 0], sigma=sigma_y, observed=np.full(n_rows, y))
     with model, caplog.at_level(logging.INFO, logger="pymc"):
         idata = pm.sample(

@@ -53,7 +53,7 @@ def _experts() -> pymc_ebm.UniGauss:
 def _visible_model() -> pm.Model:
     """A uni-gauss visible with a non-default initial value (what ``deepcopy`` used to refuse)."""
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", _experts(), n_chains=N_ROWS)
+        v = pymc_ebm.visible("v", _experts(), n_particles=N_ROWS)
     model.set_initval(v, np.full((N_ROWS, 2), 0.45))
     return model
 
@@ -83,7 +83,7 @@ def _student_t_model() -> pm.Model:
     """
     energy = pymc_ebm.StudentT(W=STUDENT_W, alpha=[STUDENT_ALPHA, STUDENT_ALPHA])
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=N_ROWS)
+        v = pymc_ebm.visible("v", energy, n_particles=N_ROWS)
     model.set_initval(v, np.full((N_ROWS, 2), 0.3))
     return model
 

@@ -17,7 +17,7 @@ KS_LEVEL = 1e-4  # p-value below which a KS test fails (one or two per test)
 
 def _sample(energy, n_rows, draws, seed, tune=20):
     with pm.Model():
-        pymc_ebm.visible("v", energy, n_chains=n_rows)
+        pymc_ebm.visible("v", energy, n_particles=n_rows)
         idata = pm.sample(
             draws=draws, tune=tune, chains=2, cores=2, random_seed=seed, progressbar=False,
             compute_convergence_checks=False,
@@ -88,7 +88,7 @@ def test_kernel_keeps_the_one_dimensional_law_from_exact_draws():
 
 def _model(energy, extra=False):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=4)
+        v = pymc_ebm.visible("v", energy, n_particles=4)
         if extra:
             pm.Normal("y", mu=v.sum(), sigma=1.0, observed=0.3)
     return model
@@ -130,9 +130,11 @@ def test_competence_refuses_other_energies_and_student_t_products():
                 StudentTGibbs([model["v"]])
 
 
-def test_competence_outside_a_model_context_is_incompatible():
+def test_competence_outside_a_model_context_judges_the_registered_model():
+    """``pm.sample(model=model)`` needs no ``with model:``; a clone is not found."""
     model = _model(_product_2d())
-    assert StudentTGibbs.competence(model["v"]) == Competence.INCOMPATIBLE
+    assert StudentTGibbs.competence(model["v"]) == Competence.IDEAL
+    assert StudentTGibbs.competence(model.copy()["v"]) == Competence.INCOMPATIBLE
 
 
 def test_kernel_reads_updated_parameters():

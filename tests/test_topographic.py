@@ -145,6 +145,6 @@ def test_contrastive_divergence_with_short_run_hmc_updates_the_filters():
 def test_student_t_gibbs_refuses_the_topographic_energy():
     energy = TopographicStudentT(np.eye(2), np.ones(2), np.eye(2))
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=3)
+        v = pymc_ebm.visible("v", energy, n_particles=3)
         assert StudentTGibbs.competence(v) == Competence.INCOMPATIBLE
     assert model.rvs_to_values[v].name == "v"

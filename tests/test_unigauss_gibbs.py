@@ -41,16 +41,16 @@ def _random_experts(rng, n_experts=15, low=(-1.0, 0.0), high=(2.0, 3.0)) -> pymc
     )
 
 
-def _joint_model(energy, n_chains):
+def _joint_model(energy, n_particles):
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=n_chains)
+        v = pymc_ebm.visible("v", energy, n_particles=n_particles)
         pymc_ebm.hidden("h", energy, v)
     return model
 
 
-def _visible_model(energy, n_chains):
+def _visible_model(energy, n_particles):
     with pm.Model() as model:
-        pymc_ebm.visible("v", energy, n_chains=n_chains)
+        pymc_ebm.visible("v", energy, n_particles=n_particles)
     return model
 
 
@@ -87,7 +87,7 @@ def test_hidden_step_frequencies_match_posterior():
     # The step on [h] alone draws h | v at the v of the point (v stays fixed).
     rng = np.random.default_rng(1)
     energy = _random_experts(rng)
-    model = _joint_model(energy, n_chains=20)
+    model = _joint_model(energy, n_particles=20)
     low, high = energy.domain
     v = low + (high - low) * rng.random((20, 2))
     point = model.initial_point()
@@ -160,7 +160,7 @@ def test_visible_conditional_is_truncated_product_gaussian():
 def test_visible_step_given_fixed_hidden():
     # The step on [v] alone, in a model with h, draws v | h at the h of the point.
     energy = _tail_experts()
-    model = _joint_model(energy, n_chains=400)
+    model = _joint_model(energy, n_particles=400)
     pattern = PATTERNS[1]
     point = model.initial_point()
     point["h"] = np.tile(pattern, (400, 1)).astype(point["h"].dtype)
@@ -295,7 +295,7 @@ def test_mode_jump_check_detects_a_wrong_ratio(monkeypatch):
 @pytest.mark.parametrize("make_model", [_joint_model, _visible_model], ids=["v+h", "v only"])
 def test_pm_sample_matches_quadrature(make_model, caplog):
     energy = _three_experts()
-    model = make_model(energy, n_chains=200)
+    model = make_model(energy, n_particles=200)
     with model, caplog.at_level(logging.INFO, logger="pymc"):
         idata = pm.sample(
             draws=800,
@@ -328,7 +328,7 @@ def test_pm_sample_matches_quadrature(make_model, caplog):
 
 def test_competence():
     energy = _three_experts()
-    model = _joint_model(energy, n_chains=3)
+    model = _joint_model(energy, n_particles=3)
     with model:
         assert UniGaussGibbs.competence(model["v"], True) == Competence.IDEAL
         assert UniGaussGibbs.competence(model["h"], False) == Competence.IDEAL
@@ -347,7 +347,7 @@ def test_competence():
 
 @pytest.mark.parametrize("make_model", [_joint_model, _visible_model], ids=["v+h", "v only"])
 def test_pm_sample_assigns_one_instance(make_model):
-    model = make_model(_three_experts(), n_chains=3)
+    model = make_model(_three_experts(), n_particles=3)
     with model:  # as in pm.sample: competence reads the model from the context
         _, selected = assign_step_methods(model)
     assert selected == {UniGaussGibbs: model.value_vars}
@@ -374,7 +374,7 @@ def _sample(model, seed, **kwargs):
 
 @pytest.fixture(scope="module")
 def seeded_run():
-    model = _joint_model(_three_experts(), n_chains=5)
+    model = _joint_model(_three_experts(), n_particles=5)
     return model, _sample(model, 21, cores=1)
 
 
@@ -422,7 +422,7 @@ def test_two_cores_same_draws_as_one(seeded_run, caplog):
 def test_inside_compound_step(caplog):
     energy = _three_experts()
     with pm.Model() as model:
-        v = pymc_ebm.visible("v", energy, n_chains=4)
+        v = pymc_ebm.visible("v", energy, n_particles=4)
         h = pymc_ebm.hidden("h", energy, v)
         pm.Normal("z", 0.0, 1.0)
         gibbs = UniGaussGibbs([v, h])
@@ -454,7 +454,7 @@ def test_inside_compound_step(caplog):
 
 def test_cloudpickle_roundtrip_and_blocked_false():
     energy = _three_experts()
-    model = _joint_model(energy, n_chains=6)
+    model = _joint_model(energy, n_particles=6)
     step = UniGaussGibbs(model=model, rng=7)
     point = model.initial_point()
     step.step(point)
@@ -472,7 +472,7 @@ def test_cloudpickle_roundtrip_and_blocked_false():
 
 def test_untransformed_visible_and_rejected_models():
     energy = _three_experts()
-    model = _joint_model(energy, n_chains=4)
+    model = _joint_model(energy, n_particles=4)
     plain = remove_value_transforms(model)
     point = model.initial_point()
     plain_point = {"v": _to_box(point["v_interval__"], energy), "h": point["h"]}
@@ -483,13 +483,13 @@ def test_untransformed_visible_and_rejected_models():
     np.testing.assert_array_equal(new["h"], transformed["h"])
 
     with pm.Model() as extra:
-        v = pymc_ebm.visible("v", energy, n_chains=4)
+        v = pymc_ebm.visible("v", energy, n_particles=4)
         pm.Potential("pull", -((v - 0.5) ** 2).sum())
     with pytest.raises(ValueError, match="'pull' also depends on 'v'"):
         UniGaussGibbs([v], model=extra)
 
     with pm.Model() as retransformed:
-        v = pymc_ebm.visible("v", energy, n_chains=4)
+        v = pymc_ebm.visible("v", energy, n_particles=4)
     retransformed.rvs_to_transforms[v] = pm.distributions.transforms.log
     with pytest.raises(ValueError, match="interval transform"):
         UniGaussGibbs([v], model=retransformed)
@@ -503,7 +503,7 @@ def test_untransformed_visible_and_rejected_models():
     "ignore:Tuning samples will be included:UserWarning",
 )
 def test_sampler_stats():
-    model = _joint_model(_three_experts(), n_chains=8)
+    model = _joint_model(_three_experts(), n_particles=8)
     with model:
         trace = pm.sample(
             draws=4,
@@ -525,7 +525,7 @@ def test_sampler_stats():
 
 def test_jump_accept_stat_is_the_jump_moves_acceptance():
     energy = _three_experts()
-    model = _joint_model(energy, n_chains=50)
+    model = _joint_model(energy, n_particles=50)
     point = model.initial_point()
     _, sts = UniGaussGibbs(model=model, rng=np.random.default_rng(3)).step(point)
     # The step's first use of its generator is the jump of v (h summed out).

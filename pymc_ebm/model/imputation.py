@@ -11,7 +11,7 @@ from xarray import DataTree
 
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.model.registration import check_observed, visible
-from pymc_ebm.model.sampling import sample_model
+from pymc_ebm.model.sampling import check_sample_args, sample_model
 
 __all__ = ["impute"]
 
@@ -25,7 +25,7 @@ def impute(
     chains: int = 2,
     step: Any = None,
     random_seed: Any = None,
-    progressbar: bool = False,
+    progressbar: bool = True,
     var_name: str = "x",
     **pm_sample_kwargs: Any,
 ) -> tuple[np.ndarray, DataTree]:
@@ -45,7 +45,8 @@ def impute(
         array count as missing); see :func:`pymc_ebm.visible` for what is
         refused.
     draws, tune, chains, random_seed, progressbar
-        As in ``pm.sample``.
+        As in ``pm.sample`` (whose progress bar needs matplotlib: without
+        it, a ``UserWarning`` and no bar).
     step : step method, class or callable, optional
         As in :func:`pymc_ebm.sample_fantasies`: a step-method class (built
         inside the model over every free variable, e.g. ``pymc_ebm.ShortRunHMC``),
@@ -70,7 +71,13 @@ def impute(
     Raises
     ------
     ValueError
-        For a bad ``X``, as :func:`pymc_ebm.visible` with ``observed``.
+        For a bad ``X``, as :func:`pymc_ebm.visible` with ``observed``, and
+        for bad ``pm.sample`` arguments (``draws`` or ``chains`` not a
+        positive integer, ``tune`` negative, a ``random_seed`` PyMC cannot
+        seed from), before anything is compiled.
+    TypeError
+        For an ``energy`` that is not an :class:`~pymc_ebm.Energy`, or a
+        ``step`` that is neither a step-method class nor a callable.
 
     Examples
     --------
@@ -78,11 +85,19 @@ def impute(
     >>> experts = pymc_ebm.Gaussian(np.zeros((2, 2)), np.ones((2, 2)))
     >>> X = np.array([[0.5, np.nan], [np.nan, -1.0]])
     >>> filled, idata = pymc_ebm.impute(
-    ...     experts, X, draws=100, tune=100, chains=1, random_seed=0
+    ...     experts, X, draws=100, tune=100, chains=1, random_seed=0, progressbar=False
     ... )
     >>> filled.shape, filled[0, 0], filled[1, 1], idata.posterior["x"].shape
     ((2, 2), np.float64(0.5), np.float64(-1.0), (1, 100, 2, 2))
     """
+    check_sample_args(
+        draws=draws,
+        chains=chains,
+        tune=tune,
+        cores=pm_sample_kwargs.get("cores"),
+        random_seed=random_seed,
+        step=step,
+    )
     data = check_observed(energy, X)
     with pm.Model() as model:
         visible(var_name, energy, observed=data)

@@ -51,7 +51,7 @@ from pytensor.tensor.variable import TensorVariable
 from scipy.special import expit
 
 from pymc_ebm import backends
-from pymc_ebm.model.registration import _TAG_POTENTIAL, role_of
+from pymc_ebm.model.registration import _TAG_MODEL, _TAG_POTENTIAL, role_of
 
 __all__ = [
     "MAX_JACOBIAN_SIZE",
@@ -276,15 +276,37 @@ def other_terms(model: pm.Model, targets: set[Variable], exclude: set[Variable])
 
 
 def model_of(var: Variable) -> pm.Model | None:
-    """The model on the context stack when ``var`` is one of its free variables, else ``None``.
+    """The model ``var`` is a free variable of, where one can be found; else ``None``.
 
-    PyMC calls a step method's ``competence`` with the variable alone, so
-    the model is the one on the context stack.
+    PyMC calls a step method's ``competence`` with the variable alone. The
+    model is the one on the context stack when it holds ``var``, else the
+    (root of the) model :func:`pymc_ebm.visible`/:func:`pymc_ebm.hidden`
+    registered ``var`` in, so ``pm.sample(model=model)`` outside
+    ``with model:`` finds it too. A clone of that model (``model.copy()``,
+    ``pm.do``, ``pm.observe``...) has variables of its own, which are not free
+    variables of the registered model: outside its context the answer is
+    ``None`` (the step methods then say ``INCOMPATIBLE`` and PyMC uses its
+    own steps).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, pymc_ebm
+    >>> with pm.Model() as model:
+    ...     v = pymc_ebm.visible("v", pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2))))
+    >>> model_of(v) is model, model_of(model.copy()["v"])
+    (True, None)
     """
     try:
         model = pm.modelcontext(None)
     except TypeError:
+        model = None
+    if model is not None and var in model.free_RVs:
+        return model
+    ref = getattr(var, "tag", None) and var.tag.__dict__.get(_TAG_MODEL)
+    model = ref() if callable(ref) else None
+    if model is None:
         return None
+    model = model.root  # a nested model's terms are its root's terms too
     return model if var in model.free_RVs else None
 
 
@@ -438,7 +460,7 @@ def value_transform(
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.UniGauss([[0.5, 0.5]], [[0.1, 0.1]], [0.5])
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=2)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=2)
     >>> to_value, to_data = value_transform(model, v)
     >>> x = np.array([[0.25, 0.5], [0.9, 0.1]])
     >>> bool(np.allclose(to_data(to_value(x)), x))

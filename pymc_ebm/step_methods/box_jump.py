@@ -42,7 +42,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
     vars : list of TensorVariable, optional
         One visible variable (random or value variable) registered over an
         energy with a box (``UniGauss``, ``MLPEnergy(box=...)``), shape
-        ``(n_chains, dim)``. Default: the model's only free visible variable
+        ``(n_particles, dim)``. Default: the model's only free visible variable
         with a box (a ``ValueError`` if there is none or several).
     model : pm.Model, optional
         Defaults to the model on the context stack.
@@ -74,7 +74,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.UniGauss([[0.2, 0.2], [0.8, 0.8]], np.full((2, 2), 0.1), [0.5, 0.5])
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=50)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=50)
     ...     step = pymc_ebm.BoxJump([v], rng=0)
     >>> start = model.initial_point()
     >>> point, stats = step.step(start)
@@ -241,7 +241,7 @@ def hmc_with_box_jumps(
     >>> from pymc_ebm.step_methods import hmc_with_box_jumps
     >>> net = pymc_ebm.MLPEnergy(2, hidden=(4,), box=(-2.0, 2.0), random_seed=0)
     >>> with pm.Model() as model:
-    ...     x = pymc_ebm.visible("x", net, n_chains=3)
+    ...     x = pymc_ebm.visible("x", net, n_particles=3)
     >>> step = hmc_with_box_jumps(model, n_steps=5)
     >>> [(type(m).__name__, [v.name for v in m.vars]) for m in step.methods]
     [('ShortRunHMC', ['x_interval__']), ('BoxJump', ['x_interval__'])]

@@ -1,7 +1,7 @@
 """Many short, independent Hamiltonian trajectories in one compiled function.
 
 :class:`ShortRunHMC` is the negative-phase sampler of contrastive divergence
-with Hamiltonian dynamics: every row of an ``(n_chains, dim)`` visible
+with Hamiltonian dynamics: every row of an ``(n_particles, dim)`` visible
 variable is its own chain, gets a random momentum, follows a few leapfrog
 steps and is accepted or rejected on its own. The transition is the
 package's HMC kernel (:mod:`~pymc_ebm.step_methods.hmc_kernel`); the mass
@@ -104,7 +104,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     procedure"); ``None`` is the lecture's shortcut, momentum once. The whole
     draw is **one** compiled PyTensor function.
 
-    Row ``i`` of an ``(n_chains, ...)`` block is accepted or rejected on its
+    Row ``i`` of an ``(n_particles, ...)`` block is accepted or rejected on its
     own (``per_row``) only where its log density depends on row ``i`` alone:
     by construction for a model built by :func:`pymc_ebm.visible` whose
     visibles carry no other terms, otherwise checked at construction
@@ -120,7 +120,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     Parameters
     ----------
     vars : list of Variable, optional
-        Random or value variables to sample, each of shape ``(n_chains, ...)``
+        Random or value variables to sample, each of shape ``(n_particles, ...)``
         for the per-row test. Default: all continuous variables of the model.
     n_steps : int, default 10
         Leapfrog steps per draw (at least 1). It fixes the compiled graph.
@@ -164,8 +164,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     ----------
     per_row : bool
         Whether each row has its own Metropolis test.
-    n_rows : int
-        Number of rows tested on their own (1 in a joint test).
+    n_particles : int
+        Number of rows tested on their own (1 in a joint test). ``n_rows`` is
+        its deprecated spelling.
     step_size : float
         Step size of the next draw.
     tune : bool
@@ -196,7 +197,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> expert = pymc_ebm.StudentT(W=[[1.0]], alpha=[3.5])
     >>> with pm.Model():
-    ...     v = pymc_ebm.visible("v", expert, n_chains=8)
+    ...     v = pymc_ebm.visible("v", expert, n_particles=8)
     ...     step = pymc_ebm.ShortRunHMC(n_steps=5, step_size=0.3)
     ...     idata = pm.sample(
     ...         draws=20, tune=20, step=step, chains=1, random_seed=1,
@@ -280,7 +281,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
             initial_point = model.initial_point()
         terms = split_terms(model, self.vars, initial_point)
         self.per_row = self._rows_are_chains(model, terms, initial_point, per_row)
-        self.n_rows = terms.n_rows if self.per_row else 1
+        self.n_particles = terms.n_rows if self.per_row else 1
         # The mass is per element of one row (shared by the rows), or of the whole joint block.
         self._mass_shapes = [
             np.shape(initial_point[v.name])[1 if self.per_row else 0 :] for v in self.vars
@@ -289,6 +290,16 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         inv_mass, adapt = inverse_mass(scaling, bool(is_cov), potential, size, self.per_row)
         self.mass_adapt = DiagMassAdaptation(inv_mass, adapt if adapt_mass is None else adapt_mass)
         self._build(model, terms, steps_per_traj, initial_point, compile_kwargs or {})
+
+    @property
+    def n_rows(self) -> int:
+        """Deprecated spelling of :attr:`n_particles`."""
+        warnings.warn(
+            "n_rows is deprecated and will be removed in a future release: use n_particles",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.n_particles
 
     # -- graph -------------------------------------------------------------
     def _rows_are_chains(
@@ -321,7 +332,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         compile_kwargs: dict,
     ) -> None:
         """Compile the draw: the HMC kernel per trajectory, a scan over trajectories."""
-        per_row, n_rows = self.per_row, self.n_rows
+        per_row, n_rows = self.per_row, self.n_particles
         inv_mass_in = [
             pt.tensor(f"{v.name}_inv_mass", dtype=v.dtype, shape=shape)
             for v, shape in zip(self.vars, self._mass_shapes, strict=True)
@@ -459,7 +470,7 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         """Feed a tuning draw to the mass adaptation; on a new mass, restart the step size."""
         if not self.mass_adapt.adapt:
             return
-        samples = np.concatenate([np.reshape(x, (self.n_rows, -1)) for x in values], axis=1)
+        samples = np.concatenate([np.reshape(x, (self.n_particles, -1)) for x in values], axis=1)
         old = self.mass_adapt.inv_mass
         if self.mass_adapt.update(samples):
             self._mass_inputs = None

@@ -205,7 +205,7 @@ class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     Notes
     -----
     The step is exact for, and accepts only, a free visible variable
-    registered by :func:`pymc_ebm.visible` (``n_chains`` rows, no transform)
+    registered by :func:`pymc_ebm.visible` (``n_particles`` rows, no transform)
     over an energy of class ``StudentT`` exactly, whose filters ``W`` span
     the space (so that ``v | u`` is a proper Gaussian), with no model term
     other than its own energy potential depending on it. ``competence`` is
@@ -241,7 +241,7 @@ class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     >>> import numpy as np, pymc as pm, pymc_ebm
     >>> experts = pymc_ebm.StudentT(W=[[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], alpha=[2.0, 2.0, 2.0])
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=10)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=10)
     ...     step = pymc_ebm.StudentTGibbs([v], rng=0)
     >>> new_point, stats = step.step(model.initial_point())
     >>> new_point["v"].shape, sorted(stats[0])
@@ -298,8 +298,10 @@ class StudentTGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     def competence(var: Variable, has_grad: bool = False) -> Competence:
         """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
 
-        PyMC passes the random variable only, so the model is the one on the
-        context stack (sample inside ``with model:``).
+        PyMC passes the random variable only: the model is found by
+        :func:`pymc_ebm.model.terms.model_of` (the one on the context stack,
+        or the one ``var`` was registered in, so ``pm.sample(model=model)``
+        needs no ``with model:``). Where none holds ``var``, ``INCOMPATIBLE``.
         """
         if type(energy_of(var)) is not StudentT or role_of(var) != "visible":
             return Competence.INCOMPATIBLE

@@ -406,7 +406,7 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     ----------
     vars : list of TensorVariable
         The value variables the step updates (``v`` as ``{name}_interval__``,
-        shape ``(n_chains, dim)``; ``h`` of shape ``(n_chains, n_experts)``).
+        shape ``(n_particles, dim)``; ``h`` of shape ``(n_particles, n_experts)``).
 
     Notes
     -----
@@ -453,7 +453,7 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     ...     mu=[[0.3, 0.5], [0.7, 0.5]], sigma=np.full((2, 2), 0.1), pi=[0.5, 0.5]
     ... )
     >>> with pm.Model() as model:
-    ...     v = pymc_ebm.visible("v", experts, n_chains=10)
+    ...     v = pymc_ebm.visible("v", experts, n_particles=10)
     ...     h = pymc_ebm.hidden("h", experts, v)
     ...     step = pymc_ebm.UniGaussGibbs([v, h], rng=0)
     >>> point = model.initial_point()
@@ -531,10 +531,11 @@ class UniGaussGibbs(UntunedStep, ModelFreeCopy, BlockedStep):
     def competence(var: Variable, has_grad: bool = False) -> Competence:
         """``IDEAL`` exactly where the constructor accepts ``var``, else ``INCOMPATIBLE``.
 
-        PyMC passes the random variable only, so the model is the one on the
-        context stack (sample inside ``with model:``). Where no model holding
-        ``var`` is found the answer is ``INCOMPATIBLE`` (PyMC then uses its
-        own exact steps).
+        PyMC passes the random variable only: the model is found by
+        :func:`pymc_ebm.model.terms.model_of` (the one on the context stack,
+        or the one ``var`` was registered in, so ``pm.sample(model=model)``
+        needs no ``with model:``). Where no model holding ``var`` is found
+        the answer is ``INCOMPATIBLE`` (PyMC then uses its own exact steps).
         """
         if not isinstance(energy_of(var), UniGauss) or role_of(var) not in ("visible", "hidden"):
             return Competence.INCOMPATIBLE

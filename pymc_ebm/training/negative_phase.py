@@ -24,7 +24,7 @@ class NegativePhase:
     """Run ``k`` steps of a PyMC step method from a batch of starting points.
 
     The batch model holds ``batch_size`` independent rows (``visible`` with
-    ``n_chains=batch_size``); the step method moves all rows at once, and the
+    ``n_particles=batch_size``); the step method moves all rows at once, and the
     rows come back in the data space (through the variable's transform).
 
     Parameters
@@ -68,7 +68,7 @@ class NegativePhase:
         self.energy = energy
         self.batch_size = batch_size
         with pm.Model() as model:
-            self.v = visible("v", energy, n_chains=batch_size)
+            self.v = visible("v", energy, n_particles=batch_size)
         self.model = model
         self.value_name = model.rvs_to_values[self.v].name
         self.step = self._build_step(sampler, dict(step_kwargs or {}), rng)
