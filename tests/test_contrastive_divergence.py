@@ -155,6 +155,33 @@ def test_non_finite_update_keeps_last_good_parameters(clusters):
     assert cd.history.sizes["update"] == 2
 
 
+def test_a_non_finite_negative_energy_is_named(clusters):
+    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, learning_rate=0.05, random_seed=0)
+    cd.fit(clusters, n_updates=2, progressbar=False)
+    make_negatives_non_finite(cd)
+    with pytest.raises(NonFiniteUpdateError, match="^update 2 gave a non-finite negative energy"):
+        cd.fit(clusters, n_updates=1, progressbar=False)
+
+
+@pytest.mark.parametrize(
+    ("mode_jumps", "fast_path"), [(False, True), (False, False), (True, True)]
+)
+def test_jump_accept_is_recorded_only_when_jumps_run(clusters, mode_jumps, fast_path):
+    cd = ContrastiveDivergence(
+        small_unigauss(),
+        batch_size=40,
+        learning_rate=0.05,
+        step_kwargs={"mode_jumps": mode_jumps},
+        fast_path=fast_path,
+        random_seed=0,
+    )
+    history = cd.fit(clusters, n_updates=3, progressbar=False)
+    assert ("stat_jump_accept" in history) == mode_jumps
+    if mode_jumps:
+        assert np.all((history["stat_jump_accept"] >= 0) & (history["stat_jump_accept"] <= 1))
+    assert np.all(np.isfinite(history["stat_active_experts"]))
+
+
 def test_keyboard_interrupt_keeps_finished_updates(clusters):
     energy = small_unigauss()
     cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)

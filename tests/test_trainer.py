@@ -161,3 +161,30 @@ def test_an_overflowing_update_writes_nothing(kind, X):
 def test_compile_kwargs_must_be_a_dict(kind):
     with pytest.raises(TypeError, match="compile_kwargs must be a dict"):
         make_trainer(kind, one_expert(), compile_kwargs=[("mode", "FAST_RUN")])
+
+
+@TRAINERS
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_a_refused_update_says_what_was_not_finite(kind, X):
+    """Finite energies whose step overflows: the message names the parameters, no -0.0."""
+    trainer = make_trainer(
+        kind, one_expert(), learning_rate=1e3, optimizer="adam", divergence_check=None
+    )
+    with pytest.raises(NonFiniteUpdateError) as info:
+        trainer.fit(X, n_updates=3, progressbar=False)
+    message = str(info.value)
+    assert message.startswith("update 1 gave non-finite new parameter values (from a finite")
+    assert "-0.0" not in message
+
+
+@TRAINERS
+def test_progress_is_the_deprecated_spelling_of_progressbar(kind, X, capsys):
+    trainer = make_trainer(kind, one_expert())
+    with pytest.deprecated_call(match=r"use fit\(progressbar=...\)"):
+        history = trainer.fit(X, n_updates=2, progress=True)
+    assert trainer.progress_label in capsys.readouterr().out
+    reference = make_trainer(kind, one_expert()).fit(X, n_updates=2, progressbar=False)
+    np.testing.assert_array_equal(history["energy_gap"], reference["energy_gap"])
+    with pytest.raises(TypeError, match="progressbar must be True or False, got 'no'"):
+        trainer.fit(X, n_updates=2, progressbar="no")
+    assert trainer.history.sizes["update"] == 2

@@ -33,8 +33,10 @@ class ContrastiveDivergence(Trainer):
     parameters live on an unconstrained scale (``log_sigma``, ``logit_pi``...),
     so they always stay valid. An update whose energies or new parameters
     are not finite is not applied: :class:`NonFiniteUpdateError` is raised
-    and the parameters and history of the last good update remain. The
-    checks, minibatches, history and ``fit`` loop are those of every
+    and the parameters and history of the last good update remain; an
+    update that diverges (``divergence_check``) is undone the same way and
+    raises :class:`~pymc_ebm.TrainingDivergedError`. The checks,
+    minibatches, history and ``fit`` loop are those of every
     :class:`~pymc_ebm.training.Trainer`.
 
     Parameters

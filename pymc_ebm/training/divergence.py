@@ -11,8 +11,9 @@ left its recent history:
 * ``<parameter>``: the size of its step in one update, against its norm
   before the update (at least the norm ``√size`` of a parameter whose
   entries are all 1);
-* ``norm_<parameter>``: its norm after the update, against its largest norm
-  over the last ``window`` updates (at least ``√size``);
+* ``norm_<parameter>``: its norm after the update, against its smallest
+  norm over the last ``window`` updates (at least ``√size``): a steady
+  growth that the single steps do not show;
 * ``<parameter>`` on a log scale (a name whose last part starts with
   ``log_`` or ``logit_``: ``log_sigma``, ``logit_pi``, ``log_alpha``): an
   entry beyond ``±log_limit``;
@@ -57,7 +58,7 @@ __all__ = [
 WINDOW = 50
 #: A parameter may move by this many times its norm (at least √size) in one update.
 STEP_LIMIT = 2.0
-#: A parameter's norm may grow to this many times its largest recent norm.
+#: A parameter's norm may grow to this many times its smallest recent norm.
 NORM_GROWTH = 10.0
 #: Largest size of an entry of a log-scale parameter (``e^50`` ≈ 5e21).
 LOG_LIMIT = 50.0
@@ -92,7 +93,7 @@ class DivergenceCheck:
         ``max(its norm before the update, √size)`` in one update diverged.
     norm_growth : float, default 10
         A parameter whose norm after an update exceeds ``norm_growth`` times
-        ``max(largest norm over the window, √size)`` diverged.
+        ``max(its smallest norm over the window, √size)`` diverged.
     log_limit : float, default 50
         A log-scale parameter (``log_*``, ``logit_*``) with an entry beyond
         ``±log_limit`` diverged.
@@ -218,7 +219,7 @@ class DivergenceMonitor:
             value = np.asarray(value)
             recent = self._norms.get(name, ())
             floor = float(np.sqrt(value.size))
-            reference = max(norms_before[name], *recent, floor)
+            reference = max(min([norms_before[name], *recent]), floor)
             norm = float(np.linalg.norm(value))
             step = float(np.linalg.norm(value - before[name]))
             if step > s.step_limit * max(norms_before[name], floor):
@@ -230,7 +231,7 @@ class DivergenceMonitor:
             if norm > s.norm_growth * reference:
                 return f"norm_{name}", (
                     f"norm_{name} went from {norms_before[name]:.4g} to {norm:.4g} in one "
-                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its largest norm "
+                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest norm "
                     f"over the last {len(recent) + 1} updates, at least √size)"
                 )
             if _is_log_scale(name) and value.size:
