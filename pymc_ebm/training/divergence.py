@@ -173,8 +173,8 @@ class DivergenceMonitor:
     >>> monitor = DivergenceMonitor(DivergenceCheck())
     >>> before, after = {"mu": np.zeros(2)}, {"mu": np.array([300.0, 400.0])}
     >>> quantity, reason = monitor.check({"energy_gap": 0.1}, before, after)
-    >>> quantity
-    'norm_mu'
+    >>> quantity, reason[:29]
+    ('mu', 'mu moved by 500 in one update')
     """
 
     def __init__(self, check: DivergenceCheck) -> None:

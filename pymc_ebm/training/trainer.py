@@ -329,6 +329,7 @@ class Trainer:
         names, params = self.energy.param_names, self.energy.params
         before = [np.array(p.get_value(borrow=True)) for p in params]
         state = [np.array(s.get_value(borrow=True)) for s in self.optimizer.state]
+        data = inputs[0]
         # Under JAX with several devices (or processes), the rows are split across them.
         if backends.uses_jax(self.compile_kwargs):
             inputs = tuple(backends.shard_rows(x) for x in inputs)
@@ -353,7 +354,7 @@ class Trainer:
                 dict(zip(names, before, strict=True)),
                 after,
                 negatives=negatives,
-                data=inputs[0] if negatives is not None else None,
+                data=data if negatives is not None else None,
                 stats=stats,
             )
             if diverged is not None:
