@@ -32,7 +32,7 @@ from pymc_ebm.evaluation import (
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, impute, sample_fantasies, visible
 from pymc_ebm.step_methods import BoxJump, ModeJump, ShortRunHMC, StudentTGibbs, UniGaussGibbs
-from pymc_ebm.training import ContrastiveDivergence
+from pymc_ebm.training import ContrastiveDivergence, TrainingDivergedError
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,7 @@ __all__ = [
     "StudentT",
     "StudentTGibbs",
     "TopographicStudentT",
+    "TrainingDivergedError",
     "UniGauss",
     "UniGaussGibbs",
     "backend",

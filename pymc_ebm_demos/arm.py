@@ -177,7 +177,7 @@ def train(
         **trainer_kwargs,
     )
     started = time.perf_counter()
-    trainer.fit(X, n_updates=settings.n_updates, progress=False)
+    trainer.fit(X, n_updates=settings.n_updates, progressbar=False)
     if trainer.average_from is not None:
         trainer.use_average()
     return constraints, energy, trainer, time.perf_counter() - started

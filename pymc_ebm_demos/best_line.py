@@ -218,10 +218,10 @@ def fit_student_t(
     n_blocks = max(1, n_average // settings.average_every)
     started = time.perf_counter()
     if settings.n_updates > n_blocks * settings.average_every:
-        trainer.fit(X, settings.n_updates - n_blocks * settings.average_every, progress=False)
+        trainer.fit(X, settings.n_updates - n_blocks * settings.average_every, progressbar=False)
     directions: list[np.ndarray] = []
     for _ in range(n_blocks):
-        trainer.fit(X, settings.average_every, progress=False)
+        trainer.fit(X, settings.average_every, progressbar=False)
         w = student.W.get_value()[0]
         directions.append(_unit(w, directions[0] if directions else None))
     seconds = time.perf_counter() - started

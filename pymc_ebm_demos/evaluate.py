@@ -246,7 +246,7 @@ def train_rule(problem: Problem, rule: str) -> tuple[xr.DataArray, Energy, float
     for i in range(1, len(checkpoints)):
         started = time.perf_counter()
         try:
-            trainer.fit(problem.X, n_updates=settings.every, progress=False)
+            trainer.fit(problem.X, n_updates=settings.every, progressbar=False)
         except NonFiniteUpdateError:
             break
         seconds += time.perf_counter() - started

@@ -144,7 +144,7 @@ def train(X: np.ndarray, settings: SquaresSettings) -> tuple[MLPEnergy, xr.Datas
         settings, persistent=settings.persistent, box_jumps=settings.box_jumps
     )
     started = time.perf_counter()
-    history = trainer.fit(X, n_updates=settings.n_updates, progress=False)
+    history = trainer.fit(X, n_updates=settings.n_updates, progressbar=False)
     return net, history, time.perf_counter() - started
 
 
@@ -221,7 +221,7 @@ def fit_tracked(
     done = trainer.history.sizes.get("update", 0)
     checkpoints, inside, shares = [], [], []
     for _ in range(n_updates // every):
-        trainer.fit(X, n_updates=every, progress=False)
+        trainer.fit(X, n_updates=every, progressbar=False)
         done += every
         result = metrics()
         checkpoints.append(done)

@@ -154,7 +154,7 @@ def train_once(
                 np.random.SeedSequence([settings.seed, restart, phase]).generate_state(1)[0]
             ),
         )
-        history = trainer.fit(X, n_updates=n_updates, progress=False)
+        history = trainer.fit(X, n_updates=n_updates, progressbar=False)
         histories.append(history.assign_coords(phase=("update", np.full(n_updates, phase))))
     history = xr.concat(histories, dim="update")
     history = history.assign_coords(update=np.arange(history.sizes["update"]))

@@ -236,7 +236,7 @@ def test_library_runs_without_the_demo_extras(tmp_path):
         experts = pymc_ebm.UniGauss([[0.3, 0.3], [0.7, 0.7]], np.full((2, 2), 0.2), [0.5, 0.5])
         X = pymc_ebm.datasets.grid_clusters(n=60, random_seed=0)
         cd = pymc_ebm.ContrastiveDivergence(experts, batch_size=20, random_seed=0)
-        cd.fit(X, n_updates=3, progress=False)
+        cd.fit(X, n_updates=3, progressbar=False)
         fantasies = pymc_ebm.sample_fantasies(
             experts, n_particles=4, draws=5, tune=5, chains=1, random_seed=0, progressbar=False
         )

@@ -50,7 +50,7 @@ def test_cd_recovers_mean_and_variance_of_one_gaussian(sampler, step_kwargs):
         optimizer="adam",
         random_seed=1,
     )
-    cd.fit(X, n_updates=500, progress=False)
+    cd.fit(X, n_updates=500, progressbar=False)
     mus, sigmas = [], []
     for batch in cd.minibatches(X, 200):
         cd.partial_fit(batch)
@@ -66,7 +66,7 @@ def test_partial_fit_repeated_equals_fit(clusters):
     a, b = small_unigauss(), small_unigauss()
     cd_a = ContrastiveDivergence(a, batch_size=50, learning_rate=0.05, random_seed=7)
     cd_b = ContrastiveDivergence(b, batch_size=50, learning_rate=0.05, random_seed=7)
-    history_a = cd_a.fit(clusters, n_updates=6, progress=False)
+    history_a = cd_a.fit(clusters, n_updates=6, progressbar=False)
     for batch in cd_b.minibatches(clusters, 6):
         cd_b.partial_fit(batch)
     for name, value in a.get_params().items():
@@ -81,19 +81,19 @@ def test_same_seed_same_history(clusters):
         cd = ContrastiveDivergence(
             small_unigauss(), batch_size=50, learning_rate=0.05, k=2, random_seed=3
         )
-        histories.append(cd.fit(clusters, n_updates=5, progress=False))
+        histories.append(cd.fit(clusters, n_updates=5, progressbar=False))
     for key in ["energy_data", "energy_negative", "norm_mu", "stat_active_experts"]:
         np.testing.assert_array_equal(histories[0][key], histories[1][key])
     other = ContrastiveDivergence(
         small_unigauss(), batch_size=50, learning_rate=0.05, k=2, random_seed=4
-    ).fit(clusters, n_updates=5, progress=False)
+    ).fit(clusters, n_updates=5, progressbar=False)
     assert not np.array_equal(other["energy_negative"], histories[0]["energy_negative"])
 
 
 def test_history_contents(clusters):
     energy = small_unigauss()
     cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)
-    history = cd.fit(clusters, n_updates=4, progress=False)
+    history = cd.fit(clusters, n_updates=4, progressbar=False)
     assert history.sizes["update"] == 4
     for key in [
         "energy_data",
@@ -117,7 +117,7 @@ def test_persistent_chains_continue_between_updates(clusters):
     cd = ContrastiveDivergence(
         small_unigauss(), batch_size=40, learning_rate=1e-3, persistent=True, random_seed=0
     )
-    cd.fit(clusters, n_updates=1, progress=False)
+    cd.fit(clusters, n_updates=1, progressbar=False)
     chains = cd._chains.copy()
     start_points = []
     original_run = cd.negative_phase.run
@@ -127,14 +127,14 @@ def test_persistent_chains_continue_between_updates(clusters):
         return original_run(start, k)
 
     cd.negative_phase.run = spy
-    cd.fit(clusters, n_updates=1, progress=False)
+    cd.fit(clusters, n_updates=1, progressbar=False)
     np.testing.assert_array_equal(start_points[0], chains)
 
 
 def test_trained_energy_round_trips(tmp_path, clusters):
     energy = small_unigauss()
     ContrastiveDivergence(energy, batch_size=50, learning_rate=0.05, random_seed=0).fit(
-        clusters, n_updates=5, progress=False
+        clusters, n_updates=5, progressbar=False
     )
     pymc_ebm.save(energy, tmp_path / "experts.npz")
     loaded = pymc_ebm.load(tmp_path / "experts.npz")
@@ -145,14 +145,41 @@ def test_trained_energy_round_trips(tmp_path, clusters):
 def test_non_finite_update_keeps_last_good_parameters(clusters):
     energy = small_unigauss()
     cd = ContrastiveDivergence(energy, batch_size=40, learning_rate=0.05, random_seed=0)
-    cd.fit(clusters, n_updates=2, progress=False)
+    cd.fit(clusters, n_updates=2, progressbar=False)
     good = energy.get_params()
     make_negatives_non_finite(cd)
     with pytest.raises(NonFiniteUpdateError, match="last good update"):
-        cd.fit(clusters, n_updates=3, progress=False)
+        cd.fit(clusters, n_updates=3, progressbar=False)
     for name, value in good.items():
         np.testing.assert_array_equal(energy.get_params()[name], value)
     assert cd.history.sizes["update"] == 2
+
+
+def test_a_non_finite_negative_energy_is_named(clusters):
+    cd = ContrastiveDivergence(small_unigauss(), batch_size=40, learning_rate=0.05, random_seed=0)
+    cd.fit(clusters, n_updates=2, progressbar=False)
+    make_negatives_non_finite(cd)
+    with pytest.raises(NonFiniteUpdateError, match="^update 2 gave a non-finite negative energy"):
+        cd.fit(clusters, n_updates=1, progressbar=False)
+
+
+@pytest.mark.parametrize(
+    ("mode_jumps", "fast_path"), [(False, True), (False, False), (True, True)]
+)
+def test_jump_accept_is_recorded_only_when_jumps_run(clusters, mode_jumps, fast_path):
+    cd = ContrastiveDivergence(
+        small_unigauss(),
+        batch_size=40,
+        learning_rate=0.05,
+        step_kwargs={"mode_jumps": mode_jumps},
+        fast_path=fast_path,
+        random_seed=0,
+    )
+    history = cd.fit(clusters, n_updates=3, progressbar=False)
+    assert ("stat_jump_accept" in history) == mode_jumps
+    if mode_jumps:
+        assert np.all((history["stat_jump_accept"] >= 0) & (history["stat_jump_accept"] <= 1))
+    assert np.all(np.isfinite(history["stat_active_experts"]))
 
 
 def test_keyboard_interrupt_keeps_finished_updates(clusters):
@@ -169,12 +196,12 @@ def test_keyboard_interrupt_keeps_finished_updates(clusters):
 
     cd.negative_phase.run = interrupt_third
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        history = cd.fit(clusters, n_updates=10, progress=False)
+        history = cd.fit(clusters, n_updates=10, progressbar=False)
     assert history.sizes["update"] == 2
     # the parameters are those of two finished updates: as a trainer that stopped there
     reference = small_unigauss()
     ContrastiveDivergence(reference, batch_size=40, learning_rate=0.05, random_seed=0).fit(
-        clusters, n_updates=2, progress=False
+        clusters, n_updates=2, progressbar=False
     )
     for name, value in reference.get_params().items():
         np.testing.assert_array_equal(energy.get_params()[name], value)
@@ -214,7 +241,7 @@ def test_bad_settings_raise(kwargs, message):
 def test_bad_data_raise(X, message):
     cd = ContrastiveDivergence(small_unigauss(), batch_size=50, random_seed=0)
     with pytest.raises(ValueError, match=message):
-        cd.fit(X, n_updates=1, progress=False)
+        cd.fit(X, n_updates=1, progressbar=False)
 
 
 def test_partial_fit_checks_batch_rows(clusters):
@@ -235,7 +262,7 @@ def test_hmc_negative_phase_records_acceptance_and_step_size():
         step_kwargs={"n_steps": 6, "step_size": 0.2},
         random_seed=0,
     )
-    history = cd.fit(X, n_updates=30, progress=False)
+    history = cd.fit(X, n_updates=30, progressbar=False)
     accept = history["stat_accept"].values
     assert np.all((accept >= 0) & (accept <= 1))
     _check_dual_averaging(history, initial_step=0.2, target=0.65)
@@ -265,7 +292,7 @@ def test_online_hmc_procedure_with_momentum_renewal_and_persistent_chains():
         step_kwargs={"n_steps": 12, "renew_momentum": 4},
         random_seed=0,
     )
-    history = cd.fit(X, n_updates=5, progress=False)
+    history = cd.fit(X, n_updates=5, progressbar=False)
     assert history.sizes["update"] == 5
     _check_dual_averaging(history, initial_step=0.1, target=0.65)  # ShortRunHMC's defaults
 
@@ -343,7 +370,7 @@ def test_weight_decay_leaves_locations_scales_and_proportions_alone(build, sampl
             weight_decay=decay,
             random_seed=0,
         )
-        cd.fit(clusters, n_updates=3, progress=False)
+        cd.fit(clusters, n_updates=3, progressbar=False)
         params.append(energy.get_params())
     for name, value in params[0].items():
         np.testing.assert_array_equal(params[1][name], value, err_msg=name)
@@ -428,7 +455,7 @@ def test_non_finite_update_keeps_optimizer_state(clusters):
     cd = ContrastiveDivergence(
         energy, batch_size=40, learning_rate=0.05, optimizer="adam", random_seed=0
     )
-    cd.fit(clusters, n_updates=2, progress=False)
+    cd.fit(clusters, n_updates=2, progressbar=False)
     state = [s.get_value().copy() for s in cd.optimizer.state]
     assert float(max(np.max(np.abs(s)) for s in state)) > 0
     make_negatives_non_finite(cd)
@@ -518,7 +545,7 @@ def test_average_from_is_the_running_mean_of_the_parameters_after_each_update(cl
     # averaging watches the training, it does not steer it
     plain = small_unigauss()
     ContrastiveDivergence(plain, batch_size=40, learning_rate=0.05, random_seed=0).fit(
-        clusters, n_updates=8, progress=False
+        clusters, n_updates=8, progressbar=False
     )
     for name, value in plain.get_params().items():
         np.testing.assert_array_equal(energy.get_params()[name], value)
@@ -532,11 +559,11 @@ def test_failed_update_is_not_averaged(clusters):
     cd = ContrastiveDivergence(
         energy, batch_size=40, learning_rate=0.05, average_from=0, random_seed=0
     )
-    cd.fit(clusters, n_updates=2, progress=False)
+    cd.fit(clusters, n_updates=2, progressbar=False)
     averaged = {name: value.copy() for name, value in cd.averaged_params.items()}
     make_negatives_non_finite(cd)
     with pytest.raises(NonFiniteUpdateError):
-        cd.fit(clusters, n_updates=1, progress=False)
+        cd.fit(clusters, n_updates=1, progressbar=False)
     assert cd.n_averaged == 2
     for name, value in averaged.items():
         np.testing.assert_array_equal(cd.averaged_params[name], value)
@@ -553,7 +580,7 @@ def test_use_average_without_an_average_raises(clusters):
     with pytest.raises(ValueError, match="no average_from"):
         cd.use_average()
     cd = ContrastiveDivergence(small_unigauss(), batch_size=40, average_from=5, random_seed=0)
-    cd.fit(clusters, n_updates=2, progress=False)
+    cd.fit(clusters, n_updates=2, progressbar=False)
     before = cd.energy.get_params()
     with pytest.raises(ValueError, match="averaging starts at update 5, 2 done"):
         cd.use_average()

@@ -56,7 +56,7 @@ trainer = pymc_ebm.ContrastiveDivergence(
     step_kwargs={"n_steps": settings.n_steps, "step_size": settings.step_size},
     random_seed=settings.seed,
 )
-trainer.fit(X, n_updates=int(sys.argv[2]), progress=False)
+trainer.fit(X, n_updates=int(sys.argv[2]), progressbar=False)
 rows = shard_rows(np.zeros((settings.batch_size, 2)))
 chains = shard_rows(np.zeros((3, settings.batch_size, 2)), axis=1)
 np.savez(sys.argv[1], *[p.get_value() for p in net.params])
@@ -150,7 +150,7 @@ def trainer(batch_size, seed):
 B = settings.batch_size
 if n_processes > 1:  # this process: its own rows, its own sampler seed
     cd = trainer(B, 100 + process_id)
-    cd.fit(X[process_id::2], n_updates=n_updates, progress=False)
+    cd.fit(X[process_id::2], n_updates=n_updates, progressbar=False)
     e_data = cd.history["energy_data"].values.tolist()
     # an output that keeps the rows split across processes comes back as this process's rows
     x = pt.matrix("x")

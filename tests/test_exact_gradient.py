@@ -103,7 +103,7 @@ def test_maximum_likelihood_fits_one_expert_to_gaussian_data():
     ml = MaximumLikelihood(
         expert, batch_size=4000, learning_rate=0.05, optimizer="adam", n_points=200, random_seed=0
     )
-    ml.fit(X, n_updates=300, progress=False)
+    ml.fit(X, n_updates=300, progressbar=False)
     np.testing.assert_allclose(expert.mu.get_value()[0], X.mean(axis=0), atol=0.01)
     np.testing.assert_allclose(expert.sigma[0], X.std(axis=0), rtol=0.05)
 
@@ -162,12 +162,12 @@ def test_maximum_likelihood_under_the_jax_backend_compiles_a_jax_function():
     settings = {"batch_size": 4, "n_points": N_POINTS, "random_seed": 0}
     with pymc_ebm.backend("default"):
         reference = MaximumLikelihood(start, **settings)
-    reference.fit(X, n_updates=3, progress=False)
+    reference.fit(X, n_updates=3, progressbar=False)
     experts = tiny_unigauss()
     with pymc_ebm.backend("jax"):
         ml = MaximumLikelihood(experts, **settings)
     assert isinstance(ml._update.maker.linker, JAXLinker)
-    history = ml.fit(X, n_updates=3, progress=False)
+    history = ml.fit(X, n_updates=3, progressbar=False)
     np.testing.assert_allclose(
         history["log_likelihood"], reference.history["log_likelihood"], rtol=1e-6
     )

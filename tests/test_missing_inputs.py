@@ -48,7 +48,7 @@ def trained(request):
     cd = trainer(request.param)
     # a fixed step size (early dual averaging may overshoot and reject every row of an update)
     cd.missing_inputs.stop_tuning()
-    cd.fit(X, n_updates=4, progress=False)
+    cd.fit(X, n_updates=4, progressbar=False)
     return cd, X
 
 
@@ -160,7 +160,7 @@ def test_cd_with_missing_inputs_recovers_mean_and_sd_of_one_gaussian():
         missing="hmc",
         random_seed=1,
     )
-    cd.fit(X, n_updates=500, progress=False)
+    cd.fit(X, n_updates=500, progressbar=False)
     mus, sigmas = [], []
     for batch in cd.minibatches(X, 200):
         cd.partial_fit(batch)
@@ -205,7 +205,7 @@ def test_bad_data_writes_nothing(trained):
         (other, "X must be the training set of the first fit"),
     ]:
         with pytest.raises(ValueError, match=match):
-            cd.fit(bad, n_updates=1, progress=False)
+            cd.fit(bad, n_updates=1, progressbar=False)
     with pytest.raises(ValueError, match="batch is not the rows"):
         cd.partial_fit(batch.values, rows=(batch.rows + 1) % len(X))
     with pytest.raises(ValueError, match="contains NaN"):
@@ -221,7 +221,7 @@ def test_nan_without_missing_is_refused():
     params = cd.energy.get_params()
     X = with_missing(40, seed=4)
     with pytest.raises(ValueError, match="contains NaN or inf .*missing='fill' or 'hmc'"):
-        cd.fit(X, n_updates=1, progress=False)
+        cd.fit(X, n_updates=1, progressbar=False)
     with pytest.raises(ValueError, match="rows is only used with missing"):
         cd.partial_fit(np.zeros((20, 3)), rows=np.arange(20))
     for name, value in cd.energy.get_params().items():

@@ -136,7 +136,7 @@ def test_contrastive_divergence_with_short_run_hmc_updates_the_filters():
         step_kwargs={"n_steps": 5, "step_size": 0.1},
         random_seed=0,
     )
-    history = cd.fit(rng.standard_t(5, size=(40, 3)), n_updates=2, progress=False)
+    history = cd.fit(rng.standard_t(5, size=(40, 3)), n_updates=2, progressbar=False)
     assert history.sizes["update"] == 2
     after = energy.W.get_value()
     assert np.all(np.isfinite(after)) and np.any(after != before)

@@ -1,16 +1,19 @@
-"""Learning energies: the trainer scaffold, contrastive divergence and its optimisers."""
+"""Learning energies: the trainer scaffold, contrastive divergence, its optimisers and checks."""
 
 from pymc_ebm.training.contrastive_divergence import ContrastiveDivergence
+from pymc_ebm.training.divergence import DivergenceCheck
 from pymc_ebm.training.missing_inputs import Minibatch
 from pymc_ebm.training.optimizers import SGD, Adam, Optimizer
-from pymc_ebm.training.trainer import NonFiniteUpdateError, Trainer
+from pymc_ebm.training.trainer import NonFiniteUpdateError, Trainer, TrainingDivergedError
 
 __all__ = [
     "SGD",
     "Adam",
     "ContrastiveDivergence",
+    "DivergenceCheck",
     "Minibatch",
     "NonFiniteUpdateError",
     "Optimizer",
     "Trainer",
+    "TrainingDivergedError",
 ]

@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 
 from pymc_ebm._validation import non_negative_int, positive_int
 from pymc_ebm.energies.base import Energy
+from pymc_ebm.training.divergence import DEFAULT_CHECK, DivergenceCheck
 from pymc_ebm.training.missing_inputs import Minibatch, MissingInputs, check_missing_kwargs
 from pymc_ebm.training.negative_phase import SAMPLERS, NegativePhase, StepFactory
 from pymc_ebm.training.optimizers import Optimizer
@@ -32,8 +33,10 @@ class ContrastiveDivergence(Trainer):
     parameters live on an unconstrained scale (``log_sigma``, ``logit_pi``...),
     so they always stay valid. An update whose energies or new parameters
     are not finite is not applied: :class:`NonFiniteUpdateError` is raised
-    and the parameters and history of the last good update remain. The
-    checks, minibatches, history and ``fit`` loop are those of every
+    and the parameters and history of the last good update remain; an
+    update that diverges (``divergence_check``) is undone the same way and
+    raises :class:`~pymc_ebm.TrainingDivergedError`. The checks,
+    minibatches, history and ``fit`` loop are those of every
     :class:`~pymc_ebm.training.Trainer`.
 
     Parameters
@@ -113,6 +116,11 @@ class ContrastiveDivergence(Trainer):
         (e.g. ``mode="JAX"``); without a ``mode``, the package-level backend's
         (:func:`pymc_ebm.set_backend`). The step method takes its own in
         ``step_kwargs``.
+    divergence_check : DivergenceCheck or None, default ``DivergenceCheck()``
+        Thresholds of the divergence checks run on every update
+        (:mod:`~pymc_ebm.training.divergence`): an update that diverges is
+        undone and raises :class:`~pymc_ebm.TrainingDivergedError`.
+        ``None`` runs none (the non-finite guard stays).
 
     Attributes
     ----------
@@ -140,7 +148,7 @@ class ContrastiveDivergence(Trainer):
     >>> cd = pymc_ebm.ContrastiveDivergence(expert, batch_size=20, learning_rate=0.05,
     ...                                      random_seed=0)
     >>> X = pymc_ebm.datasets.grid_clusters(n=100, random_seed=0)
-    >>> history = cd.fit(X, n_updates=5, progress=False)
+    >>> history = cd.fit(X, n_updates=5, progressbar=False)
     >>> history.sizes["update"]
     5
 
@@ -149,7 +157,7 @@ class ContrastiveDivergence(Trainer):
     >>> X[np.random.default_rng(1).random(X.shape) < 0.1] = np.nan
     >>> cd = pymc_ebm.ContrastiveDivergence(expert, batch_size=20, learning_rate=0.05,
     ...                                      missing="fill", random_seed=0)
-    >>> history = cd.fit(X, n_updates=5, progress=False)
+    >>> history = cd.fit(X, n_updates=5, progressbar=False)
     >>> observed = ~np.isnan(X)
     >>> bool(np.isfinite(cd.filled).all()), bool((cd.filled[observed] == X[observed]).all())
     (True, True)
@@ -176,6 +184,7 @@ class ContrastiveDivergence(Trainer):
         missing_kwargs: dict[str, Any] | None = None,
         average_from: int | None = None,
         compile_kwargs: dict[str, Any] | None = None,
+        divergence_check: DivergenceCheck | None = DEFAULT_CHECK,
     ) -> None:
         check_energy(energy)
         if not callable(sampler) and sampler not in SAMPLERS:
@@ -196,6 +205,7 @@ class ContrastiveDivergence(Trainer):
             optimizer=optimizer,
             compile_kwargs=compile_kwargs,
             batch_rng=batch_rng,
+            divergence_check=divergence_check,
         )
         self.sampler = sampler
         self.persistent = bool(persistent)
@@ -302,7 +312,7 @@ class ContrastiveDivergence(Trainer):
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        record, _ = self._run_update(batch, negatives)
+        record, _ = self._run_update(batch, negatives, negatives=negatives, stats=stats)
         if self.persistent:
             self._chains = negatives
         if rows is not None:

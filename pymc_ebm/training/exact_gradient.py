@@ -28,6 +28,7 @@ from pytensor.gradient import disconnected_grad
 from pymc_ebm import backends
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.evaluation.quadrature import grid_points
+from pymc_ebm.training.divergence import DEFAULT_CHECK, DivergenceCheck
 from pymc_ebm.training.optimizers import Optimizer
 from pymc_ebm.training.trainer import Trainer, check_energy
 
@@ -178,6 +179,11 @@ class MaximumLikelihood(Trainer):
         Keyword arguments of ``pytensor.function`` for the compiled update
         (e.g. ``mode="JAX"``); without a ``mode``, the package-level backend's
         (:func:`pymc_ebm.set_backend`).
+    divergence_check : DivergenceCheck or None, default ``DivergenceCheck()``
+        Thresholds of the divergence checks run on every update
+        (:mod:`~pymc_ebm.training.divergence`): an update that diverges is
+        undone and raises :class:`~pymc_ebm.TrainingDivergedError`.
+        ``None`` runs none (the non-finite guard stays).
 
     Attributes
     ----------
@@ -195,7 +201,7 @@ class MaximumLikelihood(Trainer):
     >>> X = pymc_ebm.datasets.grid_clusters(n=100, random_seed=0)
     >>> ml = MaximumLikelihood(expert, batch_size=20, learning_rate=0.05, n_points=64,
     ...                        random_seed=0)
-    >>> history = ml.fit(X, n_updates=5, progress=False)
+    >>> history = ml.fit(X, n_updates=5, progressbar=False)
     >>> history.sizes["update"]
     5
     """
@@ -215,6 +221,7 @@ class MaximumLikelihood(Trainer):
         high: npt.ArrayLike | None = None,
         random_seed: int | None = None,
         compile_kwargs: dict[str, Any] | None = None,
+        divergence_check: DivergenceCheck | None = DEFAULT_CHECK,
     ) -> None:
         super().__init__(
             energy,
@@ -225,6 +232,7 @@ class MaximumLikelihood(Trainer):
             optimizer=optimizer,
             compile_kwargs=compile_kwargs,
             batch_rng=random_seed,
+            divergence_check=divergence_check,
         )
         self.points, self.log_cell = grid_points(energy, low, high, n_points)
         data = pt.matrix("data", dtype=self._float_x)

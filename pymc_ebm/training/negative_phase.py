@@ -125,7 +125,10 @@ class NegativePhase:
         return group.kernel
 
     def _run_kernel(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
-        """``k`` sweeps of the kernel, with the statistics ``UniGaussGibbs.step`` reports."""
+        """``k`` sweeps of the kernel, with the statistics ``UniGaussGibbs.step`` reports.
+
+        Plain Gibbs makes no mode jumps, so there is no ``jump_accept``.
+        """
         v = np.asarray(start, dtype=self.v.dtype)
         active = 0.0
         for _ in range(k):
@@ -133,13 +136,14 @@ class NegativePhase:
             v = self._kernel.sample_visible(h, self.step.rng)
             active += np.count_nonzero(h) / h.shape[0]
         negatives = v.astype(self.v.dtype, copy=False)
-        return negatives, {"active_experts": active / k, "jump_accept": float("nan")}
+        return negatives, {"active_experts": active / k}  # no jumps: no jump_accept
 
     def run(self, start: np.ndarray, k: int) -> tuple[np.ndarray, dict[str, float]]:
         """Move ``start`` (shape ``(batch_size, dim)``) by ``k`` steps.
 
         Returns the negatives in data space and the step statistics averaged
-        over the ``k`` steps (scalar statistics only).
+        over the ``k`` steps (scalar statistics only; one that is NaN at
+        every step, such as ``jump_accept`` when no jump was made, is left out).
         """
         if self._kernel is not None:
             return self._run_kernel(start, k)
@@ -159,7 +163,10 @@ class NegativePhase:
                         collected.setdefault(key, []).append(float(value))
         self._point = point
         negatives = np.asarray(self._from_value(point[self.value_name]))
-        return negatives, {key: float(np.mean(vals)) for key, vals in collected.items()}
+        means = {key: float(np.mean(vals)) for key, vals in collected.items()}
+        return negatives, {
+            key: mean for key, mean in means.items() if not np.isnan(collected[key]).all()
+        }
 
     def stop_tuning(self) -> None:
         """Freeze the step method's tuned settings (step size)."""

@@ -15,9 +15,12 @@ computed:
   compiled in);
 * the compiled update (:func:`~pymc_ebm.training.optimizers.guarded_step`)
   and its call: an update whose energies or new parameters are not finite
-  writes nothing and raises :class:`NonFiniteUpdateError`;
+  writes nothing and raises :class:`NonFiniteUpdateError`; one that diverges
+  (:mod:`~pymc_ebm.training.divergence`) is undone and raises
+  :class:`TrainingDivergedError`;
 * shuffled epochs of ``batch_size`` rows (:meth:`Trainer.minibatches`), one
-  record per finished update and :attr:`Trainer.history`;
+  record per finished update and :attr:`Trainer.history`; an update and its
+  record are one step that Ctrl-C does not split;
 * :meth:`Trainer.fit`: the progress bar, a ``callback`` after each update,
   and Ctrl-C, which keeps the finished updates.
 
@@ -28,6 +31,8 @@ here.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -43,15 +48,93 @@ from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.progress import ProgressBar
+from pymc_ebm.training.divergence import DEFAULT_CHECK, DivergenceCheck, DivergenceMonitor
 from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
 
-__all__ = ["NonFiniteUpdateError", "Trainer", "check_energy"]
+__all__ = ["NonFiniteUpdateError", "Trainer", "TrainingDivergedError", "check_energy"]
 
 Callback = Callable[[dict[str, float]], Any]
 
 
 class NonFiniteUpdateError(FloatingPointError):
-    """An update produced non-finite energies or parameters; nothing was written."""
+    """An update was refused: it gave non-finite energies or parameters; nothing was written."""
+
+
+class TrainingDivergedError(NonFiniteUpdateError):
+    """Training diverged: an update left the recent history of a checked quantity.
+
+    The update is undone: the parameters and the optimiser state are those
+    of the last update that passed the checks (see
+    :mod:`~pymc_ebm.training.divergence`). A subclass of
+    :class:`NonFiniteUpdateError`, which the same runs raised later, at
+    degenerate parameters, before divergence was detected: code that
+    catches it catches both.
+
+    Attributes
+    ----------
+    update : int
+        Index of the update that diverged (nothing of it was kept).
+    quantity : str
+        What diverged: ``norm_<parameter>``, a log-scale parameter's name,
+        ``energy_gap``, ``negatives`` or ``stat_accept``.
+    """
+
+    def __init__(self, message: str, update: int, quantity: str) -> None:
+        super().__init__(message)
+        self.update = update
+        self.quantity = quantity
+
+
+def _number(value: float) -> str:
+    """``value`` for a message: 6 significant digits, no negative zero."""
+    return f"{float(value) + 0.0:.6g}"
+
+
+class _DeferredInterrupt:
+    """Hold Ctrl-C (SIGINT) back while an update is written and recorded.
+
+    Inside ``with``, on the main thread, SIGINT goes to the previous handler
+    at once until :meth:`hold`; from then on it waits for the end of the
+    block and is handed to the previous handler there, unless the block
+    raised. Elsewhere, or under a handler that is not a Python function,
+    nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self._previous: Callable[..., Any] | None = None
+        self._holding = False
+        self._pending = False
+
+    def __enter__(self) -> _DeferredInterrupt:
+        self._holding = self._pending = False
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self._previous = previous  # before the handler can be called
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def hold(self) -> None:
+        """From now on until the end of the block, hold SIGINT back."""
+        self._holding = True
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._holding:
+            self._pending = True
+        else:
+            self._previous(signum, frame)
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        previous = self._previous
+        if previous is None:
+            self._holding = False
+            return
+        self._holding = True  # a signal during the clean-up waits too
+        signal.signal(signal.SIGINT, previous)
+        self._previous, self._holding = None, False
+        if self._pending and exc_type is None:
+            self._pending = False
+            previous(signal.SIGINT, None)
 
 
 def check_energy(energy: Energy) -> Energy:
@@ -85,6 +168,10 @@ class Trainer:
         ``mode``, the package-level backend's (:func:`pymc_ebm.set_backend`).
     batch_rng : int, numpy.random.Generator or None
         Seed, or generator, of the minibatch order.
+    divergence_check : DivergenceCheck or None, default ``DivergenceCheck()``
+        Thresholds of the divergence checks run on every update
+        (:mod:`~pymc_ebm.training.divergence`); ``None`` runs none (the
+        non-finite guard stays).
 
     Attributes
     ----------
@@ -120,13 +207,16 @@ class Trainer:
     >>> expert = pymc_ebm.UniGauss([[0.4, 0.4]], [[0.3, 0.3]], [0.5])
     >>> trainer = UniformPoints(expert, np.random.default_rng(0).uniform(size=(500, 2)))
     >>> X = pymc_ebm.datasets.grid_clusters(n=100, random_seed=0)
-    >>> history = trainer.fit(X, n_updates=3, progress=False)
+    >>> history = trainer.fit(X, n_updates=3, progressbar=False)
     >>> history.sizes["update"], history.attrs["trainer"]
     (3, 'UniformPoints')
     """
 
     progress_label: ClassVar[str] = "updates"
     _non_finite_advice: ClassVar[str] = "Lower the learning rate."
+    _divergence_advice: ClassVar[str] = (
+        "Lower the learning rate (a new trainer of this energy) and fit again."
+    )
 
     def __init__(
         self,
@@ -139,8 +229,14 @@ class Trainer:
         optimizer: str | Optimizer,
         compile_kwargs: Mapping[str, Any] | None,
         batch_rng: int | np.random.Generator | None,
+        divergence_check: DivergenceCheck | None = DEFAULT_CHECK,
     ) -> None:
         self.energy = check_energy(energy)
+        if divergence_check is not None and not isinstance(divergence_check, DivergenceCheck):
+            raise TypeError(
+                f"divergence_check must be a DivergenceCheck or None, "
+                f"got {type(divergence_check).__name__}"
+            )
         self.batch_size = positive_int("batch_size", batch_size)
         self.weight_decay = finite_float("weight_decay", weight_decay, low=0.0)
         self.optimizer = make_optimizer(optimizer, learning_rate, momentum)
@@ -154,6 +250,9 @@ class Trainer:
         self._batch_rng = np.random.default_rng(batch_rng)
         self._records: list[dict[str, float]] = []
         self._order: np.ndarray = np.empty(0, dtype=int)
+        self.divergence_check = divergence_check
+        self._monitor = None if divergence_check is None else DivergenceMonitor(divergence_check)
+        self._interrupt = _DeferredInterrupt()
 
     # -- the compiled update ---------------------------------------------
     def _compile_update(
@@ -189,8 +288,27 @@ class Trainer:
             **self.compile_kwargs,
         )
 
-    def _run_update(self, *inputs: np.ndarray) -> tuple[dict[str, float], list[np.ndarray]]:
-        """Call the compiled update on checked ``inputs`` (in ``floatX``).
+    def _run_update(
+        self,
+        *inputs: np.ndarray,
+        negatives: np.ndarray | None = None,
+        stats: Mapping[str, float] | None = None,
+    ) -> tuple[dict[str, float], list[np.ndarray]]:
+        """Call the compiled update on checked ``inputs`` (in ``floatX``), and check it.
+
+        From the call on, Ctrl-C waits for the end of :meth:`_step` (the
+        update and its record are one step). The parameters and optimiser
+        state before the call are kept; an update that diverges
+        (:attr:`divergence_check`) is undone to them.
+
+        Parameters
+        ----------
+        *inputs : ndarray
+            The compiled function's inputs; the first is the minibatch.
+        negatives : ndarray, shape (batch_size, dim), optional
+            The update's negative samples, for the check that they did not run off.
+        stats : mapping, optional
+            The negative phase's statistics, for the acceptance check.
 
         Returns
         -------
@@ -204,16 +322,23 @@ class Trainer:
         ------
         NonFiniteUpdateError
             When the update was not taken (nothing was written).
+        TrainingDivergedError
+            When it diverged (it was undone).
         """
+        update = len(self._records)
+        names, params = self.energy.param_names, self.energy.params
+        before = [np.array(p.get_value(borrow=True)) for p in params]
+        state = [np.array(s.get_value(borrow=True)) for s in self.optimizer.state]
+        data = inputs[0]
         # Under JAX with several devices (or processes), the rows are split across them.
         if backends.uses_jax(self.compile_kwargs):
             inputs = tuple(backends.shard_rows(x) for x in inputs)
+        self._interrupt.hold()
         e_data, e_model, *extra, finite, grad_norm = self._update(*inputs)
         backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
-                f"update {len(self._records)} gave non-finite energies or parameters "
-                f"(data energy {float(e_data)}, negative energy {float(e_model)}); "
+                f"update {update} gave {self._non_finite_part(e_data, e_model, extra)}; "
                 f"parameters were left at the last good update. {self._non_finite_advice}"
             )
         record = {
@@ -222,20 +347,63 @@ class Trainer:
             "energy_gap": float(e_model - e_data),
             "grad_norm": float(grad_norm),
         }
+        if self._monitor is not None:
+            after = {name: p.get_value(borrow=True) for name, p in zip(names, params, strict=True)}
+            diverged = self._monitor.check(
+                record,
+                dict(zip(names, before, strict=True)),
+                after,
+                negatives=negatives,
+                data=data if negatives is not None else None,
+                stats=stats,
+            )
+            if diverged is not None:
+                shared = [*params, *self.optimizer.state]
+                for variable, value in zip(shared, [*before, *state], strict=True):
+                    variable.set_value(value)
+                quantity, reason = diverged
+                kept = "from before update 0" if update == 0 else f"after update {update - 1}"
+                raise TrainingDivergedError(
+                    f"training diverged at update {update}: {reason}. Restored the parameters "
+                    f"and optimiser state {kept}, the last that passed the divergence "
+                    f"checks. {self._divergence_advice}",
+                    update=update,
+                    quantity=quantity,
+                )
+            self._monitor.commit()
         return record, [e_data, e_model, *extra]
+
+    @staticmethod
+    def _non_finite_part(e_data: Any, e_model: Any, extra: list[Any]) -> str:
+        """What was not finite in a refused update, for its message."""
+        energies = {"data energy": e_data, "negative energy": e_model}
+        bad = [f"{name} {_number(v)}" for name, v in energies.items() if not np.isfinite(v)]
+        if bad:
+            return "a non-finite " + " and ".join(bad)
+        if not all(np.all(np.isfinite(x)) for x in extra):
+            return "non-finite values of its other outputs"
+        return (
+            f"non-finite new parameter values (from a finite data energy {_number(e_data)} "
+            f"and negative energy {_number(e_model)})"
+        )
 
     def _update_step(self, batch: Any, **kwargs: Any) -> dict[str, float]:
         """One update on a checked minibatch; the record's entries before the parameter norms."""
         raise NotImplementedError
 
     def _step(self, batch: Any, **kwargs: Any) -> dict[str, float]:
-        """Time :meth:`_update_step`, add the parameter norms, keep and return the record."""
+        """Time :meth:`_update_step`, add the parameter norms, keep and return the record.
+
+        Once :meth:`_run_update` has called the compiled update, Ctrl-C
+        waits until the record is kept, then raises ``KeyboardInterrupt``.
+        """
         started = time.perf_counter()
-        record = self._update_step(batch, **kwargs)
-        for name, p in zip(self.energy.param_names, self.energy.params, strict=True):
-            record[f"norm_{name}"] = float(np.linalg.norm(p.get_value(borrow=True)))
-        record["seconds"] = time.perf_counter() - started
-        self._records.append(record)
+        with self._interrupt:
+            record = self._update_step(batch, **kwargs)
+            for name, p in zip(self.energy.param_names, self.energy.params, strict=True):
+                record[f"norm_{name}"] = float(np.linalg.norm(p.get_value(borrow=True)))
+            record["seconds"] = time.perf_counter() - started
+            self._records.append(record)
         return record
 
     # -- validation --------------------------------------------------------
@@ -329,16 +497,25 @@ class Trainer:
         self,
         X: npt.ArrayLike,
         n_updates: int = 1000,
-        progress: bool = True,
+        progressbar: bool = True,
         callback: Callback | None = None,
+        *,
+        on_divergence: str = "raise",
+        progress: bool | None = None,
     ) -> xr.Dataset:
         """Run ``n_updates`` updates on shuffled minibatches of ``X`` (shape ``(n, dim)``).
 
         Interrupting with Ctrl-C (``KeyboardInterrupt``, also from the
         callback) stops after the last finished update and keeps its
         parameters and history; a ``RuntimeWarning`` says how many updates
-        were kept. An update that is not finite raises
-        :class:`NonFiniteUpdateError` and leaves the last good update.
+        were kept. An update and its record are one step: Ctrl-C once the
+        update has begun writing its parameter step waits until it is
+        recorded, and Ctrl-C before (while its negatives are drawn) drops
+        it, with nothing of it written; its minibatch's rows then come first
+        in the next ``fit``. An update that is not finite raises
+        :class:`NonFiniteUpdateError` and leaves the last good update; one
+        that diverges (:attr:`divergence_check`) is undone and raises
+        :class:`TrainingDivergedError`.
 
         Parameters
         ----------
@@ -346,35 +523,63 @@ class Trainer:
             The training set (see :meth:`minibatches`).
         n_updates : int, default 1000
             Updates to run.
-        progress : bool, default True
+        progressbar : bool, default True
             Show a progress bar with the energy gap of the last update.
         callback : callable, optional
             ``callback(record)`` after each finished update, with its record
             (the entry just added to :attr:`history`). A return value that is
             true stops training after this update; ``None`` goes on.
+        on_divergence : {"raise", "warn"}, default "raise"
+            What a diverged or non-finite update does: raise its error, or
+            stop with a ``RuntimeWarning`` carrying its message (the
+            parameters are those of the last good update either way).
+        progress : bool, optional
+            Deprecated spelling of ``progressbar``.
 
         Returns
         -------
         xarray.Dataset
             :attr:`history`, one entry per update so far.
         """
+        if progress is not None:
+            warnings.warn(
+                "fit(progress=...) is deprecated; use fit(progressbar=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            progressbar = progress
+        if not isinstance(progressbar, bool | np.bool_):
+            raise TypeError(f"progressbar must be True or False, got {progressbar!r}")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-        batches = self.minibatches(X, n_updates)
-        with ProgressBar(n_updates, self.progress_label, "gap", "+.3f", enabled=progress) as bar:
+        if on_divergence not in ("raise", "warn"):
+            raise ValueError(f"on_divergence must be 'raise' or 'warn', got {on_divergence!r}")
+        X, n_updates = self._check_fit(X, n_updates)
+        label = self.progress_label
+        with ProgressBar(n_updates, label, "gap", "+.3f", enabled=bool(progressbar)) as bar:
+            done, rows = len(self._records), None
             try:
-                for batch in batches:
-                    record = self._step(batch)  # already checked by minibatches
+                for _ in range(n_updates):
+                    rows = None
+                    done = len(self._records)
+                    rows = self._next_rows(len(X))
+                    record = self._step(self._minibatch(X, rows))  # X checked by _check_fit
                     bar.advance(record["energy_gap"])
                     if callback is not None and callback(record):
                         break
             except KeyboardInterrupt:
+                if rows is not None and len(self._records) == done:  # dropped: rows go next
+                    self._order = np.concatenate([rows, self._order])
                 warnings.warn(
                     f"training interrupted; kept the parameters and history of "
                     f"{len(self._records)} updates",
                     RuntimeWarning,
                     stacklevel=2,
                 )
+            except NonFiniteUpdateError as err:
+                if on_divergence == "raise":
+                    raise
+                warnings.warn(str(err), RuntimeWarning, stacklevel=2)
         return self.history
 
     # -- history -----------------------------------------------------------

@@ -1,0 +1,284 @@
+"""Divergence detection for the trainers: stop before the parameters run away.
+
+A learning rate that is too large rarely gives non-finite numbers at once:
+the parameters jump to absurd values (a scale of ``e^800``, a mixing
+proportion of 0, weights of ``1e4``) where the energies no longer depend on
+them, the gradient vanishes and training goes on quietly at a useless fixed
+point. :class:`DivergenceMonitor` looks at every update of a trainer, after
+it was computed and before it is kept, and names the first quantity that
+left its recent history:
+
+* ``<parameter>``: the size of its step in one update, against its norm
+  before the update (at least the norm ``√size`` of a parameter whose
+  entries are all 1);
+* ``norm_<parameter>``: its norm after the update, against its smallest
+  norm over the last ``window`` updates (at least ``√size``): a steady
+  growth that the single steps do not show;
+* ``<parameter>`` on a log scale (a name whose last part starts with
+  ``log_`` or ``logit_``: ``log_sigma``, ``logit_pi``, ``log_alpha``): an
+  entry beyond ``±log_limit``;
+* ``energy_gap``: its size against its largest size over the window;
+* ``negatives``: their root-mean-square distance from the minibatch mean
+  against its largest value over the window (trainers with negative samples);
+* ``stat_accept``: the negative phase's acceptance rate (where its sampler
+  reports one) below ``min_accept`` for ``accept_patience`` updates in a row.
+
+The thresholds are the fields of :class:`DivergenceCheck`, with defaults
+from the module constants below; they are loose, so that a healthy run at
+a usual learning rate never trips them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from pymc_ebm._validation import finite_float, positive_int
+
+__all__ = [
+    "ACCEPT_PATIENCE",
+    "GAP_FLOOR",
+    "GAP_GROWTH",
+    "LOG_LIMIT",
+    "MIN_ACCEPT",
+    "MIN_HISTORY",
+    "NORM_GROWTH",
+    "RUNOFF_GROWTH",
+    "STEP_LIMIT",
+    "WINDOW",
+    "DEFAULT_CHECK",
+    "DivergenceCheck",
+    "DivergenceMonitor",
+]
+
+#: Updates of recent history that the checks compare with.
+WINDOW = 50
+#: A parameter may move by this many times its norm (at least √size) in one update.
+STEP_LIMIT = 2.0
+#: A parameter's norm may grow to this many times its smallest recent norm.
+NORM_GROWTH = 10.0
+#: Largest size of an entry of a log-scale parameter (``e^50`` ≈ 5e21).
+LOG_LIMIT = 50.0
+#: ``|energy_gap|`` may grow to this many times its largest recent size ...
+GAP_GROWTH = 100.0
+#: ... and is never a divergence below this (nats per row).
+GAP_FLOOR = 1.0
+#: The negatives' spread about the minibatch mean may grow this many times.
+RUNOFF_GROWTH = 10.0
+#: Updates recorded before the energy-gap and negatives checks start.
+MIN_HISTORY = 10
+#: An acceptance rate below this ...
+MIN_ACCEPT = 0.01
+#: ... for this many updates in a row is a loss of acceptance.
+ACCEPT_PATIENCE = 10
+
+#: Statistics of the negative phase read as its acceptance rate (ShortRunHMC, NUTS).
+ACCEPT_STATS = ("accept", "mean_tree_accept")
+LOG_PREFIXES = ("log_", "logit_")
+
+
+@dataclass(frozen=True)
+class DivergenceCheck:
+    """Thresholds of the divergence checks of a trainer (see :mod:`~pymc_ebm.training.divergence`).
+
+    Parameters
+    ----------
+    window : int, default 50
+        Updates of recent history the norms, gaps and negatives are compared with.
+    step_limit : float, default 2
+        A parameter that moves by more than ``step_limit`` times
+        ``max(its norm before the update, √size)`` in one update diverged.
+    norm_growth : float, default 10
+        A parameter whose norm after an update exceeds ``norm_growth`` times
+        ``max(its smallest norm over the window, √size)`` diverged.
+    log_limit : float, default 50
+        A log-scale parameter (``log_*``, ``logit_*``) with an entry beyond
+        ``±log_limit`` diverged.
+    gap_growth, gap_floor : float, default 100 and 1
+        ``|energy_gap|`` above both ``gap_growth`` times its largest value
+        over the window and ``gap_floor`` is a divergence.
+    runoff_growth : float, default 10
+        Negatives whose root-mean-square distance from the minibatch mean
+        exceeds ``runoff_growth`` times its largest value over the window ran off.
+    min_history : int, default 10
+        Updates passed before the energy-gap and negatives checks start.
+    min_accept : float, default 0.01
+    accept_patience : int, default 10
+        An acceptance rate below ``min_accept`` for ``accept_patience``
+        updates in a row is a loss of acceptance.
+
+    Examples
+    --------
+    >>> from pymc_ebm.training import DivergenceCheck
+    >>> DivergenceCheck(norm_growth=100.0).norm_growth
+    100.0
+    """
+
+    window: int = WINDOW
+    step_limit: float = STEP_LIMIT
+    norm_growth: float = NORM_GROWTH
+    log_limit: float = LOG_LIMIT
+    gap_growth: float = GAP_GROWTH
+    gap_floor: float = GAP_FLOOR
+    runoff_growth: float = RUNOFF_GROWTH
+    min_history: int = MIN_HISTORY
+    min_accept: float = MIN_ACCEPT
+    accept_patience: int = ACCEPT_PATIENCE
+
+    def __post_init__(self) -> None:
+        for name in ("window", "min_history", "accept_patience"):
+            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
+        for name in ("norm_growth", "gap_growth", "runoff_growth"):
+            value = finite_float(name, getattr(self, name), low=1.0, low_open=True)
+            object.__setattr__(self, name, value)
+        for name in ("step_limit", "log_limit", "gap_floor"):
+            value = finite_float(name, getattr(self, name), low=0.0, low_open=True)
+            object.__setattr__(self, name, value)
+        min_accept = finite_float("min_accept", self.min_accept, low=0.0, high=1.0)
+        object.__setattr__(self, "min_accept", min_accept)
+
+
+DEFAULT_CHECK = DivergenceCheck()
+"""The thresholds a trainer uses unless told otherwise."""
+
+
+def _is_log_scale(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].startswith(LOG_PREFIXES)
+
+
+def _spread(negatives: np.ndarray, data: np.ndarray) -> float:
+    """Root-mean-square distance of the negatives from the minibatch mean."""
+    centre = np.mean(data, axis=0)
+    return float(np.sqrt(np.mean((np.asarray(negatives, dtype=float) - centre) ** 2)))
+
+
+class DivergenceMonitor:
+    """The checks of :class:`DivergenceCheck` with the recent history they compare with.
+
+    A trainer calls :meth:`check` on every update that gave finite values,
+    and :meth:`commit` once the update is kept.
+
+    Parameters
+    ----------
+    check : DivergenceCheck
+        The thresholds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymc_ebm.training.divergence import DivergenceCheck, DivergenceMonitor
+    >>> monitor = DivergenceMonitor(DivergenceCheck())
+    >>> before, after = {"mu": np.zeros(2)}, {"mu": np.array([300.0, 400.0])}
+    >>> quantity, reason = monitor.check({"energy_gap": 0.1}, before, after)
+    >>> quantity, reason[:29]
+    ('mu', 'mu moved by 500 in one update')
+    """
+
+    def __init__(self, check: DivergenceCheck) -> None:
+        self.settings = check
+        window = check.window
+        self._norms: dict[str, deque[float]] = {}
+        self._gaps: deque[float] = deque(maxlen=window)
+        self._spreads: deque[float] = deque(maxlen=window)
+        self._low_accept = 0
+        self._pending: tuple[dict[str, float], float | None, float | None, bool] | None = None
+
+    def check(
+        self,
+        record: Mapping[str, float],
+        before: Mapping[str, np.ndarray],
+        after: Mapping[str, np.ndarray],
+        negatives: np.ndarray | None = None,
+        data: np.ndarray | None = None,
+        stats: Mapping[str, float] | None = None,
+    ) -> tuple[str, str] | None:
+        """The first quantity that diverged in this update, or ``None``.
+
+        Parameters
+        ----------
+        record : mapping
+            The update's record so far (``energy_gap`` is read).
+        before, after : mapping of str to ndarray
+            The parameters (by name) before and after the update.
+        negatives, data : ndarray, shape (batch_size, dim), optional
+            The negative samples and the minibatch they were compared with.
+        stats : mapping, optional
+            The negative phase's statistics (an acceptance rate is read).
+
+        Returns
+        -------
+        tuple of str or None
+            ``(quantity, what happened)``.
+        """
+        s = self.settings
+        norms_before = {name: float(np.linalg.norm(v)) for name, v in before.items()}
+        for name, value in after.items():
+            value = np.asarray(value)
+            recent = self._norms.get(name, ())
+            floor = float(np.sqrt(value.size))
+            reference = max(min([norms_before[name], *recent]), floor)
+            norm = float(np.linalg.norm(value))
+            step = float(np.linalg.norm(value - before[name]))
+            if step > s.step_limit * max(norms_before[name], floor):
+                return name, (
+                    f"{name} moved by {step:.4g} in one update (its norm went from "
+                    f"{norms_before[name]:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
+                    f"{max(norms_before[name], floor):.4g} (its norm before, at least √size)"
+                )
+            if norm > s.norm_growth * reference:
+                return f"norm_{name}", (
+                    f"norm_{name} went from {norms_before[name]:.4g} to {norm:.4g} in one "
+                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest norm "
+                    f"over the last {len(recent) + 1} updates, at least √size)"
+                )
+            if _is_log_scale(name) and value.size:
+                worst = float(value.flat[np.argmax(np.abs(value))])
+                if abs(worst) > s.log_limit:
+                    return name, (
+                        f"{name} has an entry {worst:.4g}, beyond ±{s.log_limit:g} "
+                        f"(a scale or proportion of e^{worst:.0f})"
+                    )
+        gap = abs(float(record.get("energy_gap", 0.0)))
+        history = len(self._gaps) >= s.min_history
+        if history and gap > s.gap_floor and gap > s.gap_growth * max(self._gaps):
+            return "energy_gap", (
+                f"|energy_gap| is {gap:.4g}, more than {s.gap_growth:g} times its largest "
+                f"value over the last {len(self._gaps)} updates ({max(self._gaps):.4g})"
+            )
+        spread = None
+        if negatives is not None and data is not None:
+            spread = _spread(negatives, data)
+            if len(self._spreads) >= s.min_history:
+                reference = max(self._spreads)
+                if spread > s.runoff_growth * reference:
+                    return "negatives", (
+                        f"the negatives ran off: their root-mean-square distance from the "
+                        f"minibatch mean is {spread:.4g}, more than {s.runoff_growth:g} times "
+                        f"its largest value over the last {len(self._spreads)} updates "
+                        f"({reference:.4g})"
+                    )
+        accept = next((stats[k] for k in ACCEPT_STATS if stats and k in stats), None)
+        low = accept is not None and np.isfinite(accept) and accept < s.min_accept
+        if low and self._low_accept + 1 >= s.accept_patience:
+            return "stat_accept", (
+                f"the negative phase's acceptance rate stayed below {s.min_accept:g} for "
+                f"{s.accept_patience} updates in a row ({accept:.3g} in this one)"
+            )
+        self._pending = (norms_before, gap, spread, bool(low))
+        return None
+
+    def commit(self) -> None:
+        """Add the update that last passed :meth:`check` to the recent history."""
+        if self._pending is None:
+            return
+        norms_before, gap, spread, low = self._pending
+        self._pending = None
+        for name, norm in norms_before.items():
+            self._norms.setdefault(name, deque(maxlen=self.settings.window)).append(norm)
+        self._gaps.append(gap)
+        if spread is not None:
+            self._spreads.append(spread)
+        self._low_accept = self._low_accept + 1 if low else 0
