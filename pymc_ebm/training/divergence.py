@@ -30,6 +30,7 @@ a usual learning rate never trips them.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,10 +150,15 @@ def _is_log_scale(name: str) -> bool:
     return name.rsplit(".", 1)[-1].startswith(LOG_PREFIXES)
 
 
+def _norm(x: np.ndarray) -> float:
+    """The Euclidean norm of all entries (``np.linalg.norm`` of the flat array, faster)."""
+    flat = np.ravel(x)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
 def _spread(negatives: np.ndarray, data: np.ndarray) -> float:
     """Root-mean-square distance of the negatives from the minibatch mean."""
-    centre = np.mean(data, axis=0)
-    return float(np.sqrt(np.mean((np.asarray(negatives, dtype=float) - centre) ** 2)))
+    return _norm(negatives - data.mean(axis=0)) / math.sqrt(negatives.size)
 
 
 class DivergenceMonitor:
@@ -185,6 +191,8 @@ class DivergenceMonitor:
         self._spreads: deque[float] = deque(maxlen=window)
         self._low_accept = 0
         self._pending: tuple[dict[str, float], float | None, float | None, bool] | None = None
+        self.norms_after: dict[str, float] = {}
+        """The parameters' norms after the update that last passed :meth:`check`."""
 
     def check(
         self,
@@ -214,33 +222,34 @@ class DivergenceMonitor:
             ``(quantity, what happened)``.
         """
         s = self.settings
-        norms_before = {name: float(np.linalg.norm(v)) for name, v in before.items()}
+        norms_before, norms_after = {}, {}
         for name, value in after.items():
-            value = np.asarray(value)
-            recent = self._norms.get(name, ())
-            floor = float(np.sqrt(value.size))
-            reference = max(min([norms_before[name], *recent]), floor)
-            norm = float(np.linalg.norm(value))
-            step = float(np.linalg.norm(value - before[name]))
-            if step > s.step_limit * max(norms_before[name], floor):
+            old = before[name]
+            floor = math.sqrt(value.size)
+            norm_before = norms_before[name] = _norm(old)
+            scale = max(norm_before, floor)
+            step = _norm(value - old)
+            norm = norms_after[name] = _norm(value)
+            if step > s.step_limit * scale:
                 return name, (
                     f"{name} moved by {step:.4g} in one update (its norm went from "
-                    f"{norms_before[name]:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
-                    f"{max(norms_before[name], floor):.4g} (its norm before, at least √size)"
+                    f"{norm_before:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
+                    f"{scale:.4g} (its norm before, at least √size)"
                 )
+            recent = self._norms.get(name)
+            reference = max(min(norm_before, min(recent)) if recent else norm_before, floor)
             if norm > s.norm_growth * reference:
                 return f"norm_{name}", (
-                    f"norm_{name} went from {norms_before[name]:.4g} to {norm:.4g} in one "
+                    f"norm_{name} went from {norm_before:.4g} to {norm:.4g} in one "
                     f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest norm "
-                    f"over the last {len(recent) + 1} updates, at least √size)"
+                    f"over the last {len(recent or ()) + 1} updates, at least √size)"
                 )
-            if _is_log_scale(name) and value.size:
+            if value.size and _is_log_scale(name) and np.max(np.abs(value)) > s.log_limit:
                 worst = float(value.flat[np.argmax(np.abs(value))])
-                if abs(worst) > s.log_limit:
-                    return name, (
-                        f"{name} has an entry {worst:.4g}, beyond ±{s.log_limit:g} "
-                        f"(a scale or proportion of e^{worst:.0f})"
-                    )
+                return name, (
+                    f"{name} has an entry {worst:.4g}, beyond ±{s.log_limit:g} "
+                    f"(a scale or proportion of e^{worst:.0f})"
+                )
         gap = abs(float(record.get("energy_gap", 0.0)))
         history = len(self._gaps) >= s.min_history
         if history and gap > s.gap_floor and gap > s.gap_growth * max(self._gaps):
@@ -261,13 +270,14 @@ class DivergenceMonitor:
                         f"({reference:.4g})"
                     )
         accept = next((stats[k] for k in ACCEPT_STATS if stats and k in stats), None)
-        low = accept is not None and np.isfinite(accept) and accept < s.min_accept
+        low = accept is not None and math.isfinite(accept) and accept < s.min_accept
         if low and self._low_accept + 1 >= s.accept_patience:
             return "stat_accept", (
                 f"the negative phase's acceptance rate stayed below {s.min_accept:g} for "
                 f"{s.accept_patience} updates in a row ({accept:.3g} in this one)"
             )
         self._pending = (norms_before, gap, spread, bool(low))
+        self.norms_after = norms_after
         return None
 
     def commit(self) -> None:
