@@ -230,7 +230,9 @@ class ContrastiveDivergence(Trainer):
         e_data = pt.mean(energy.energy(data))
         e_negative = pt.mean(energy.energy(negatives))
         finite = pt.isfinite(e_data) & pt.isfinite(e_negative)
-        self._compile_update([data, negatives], e_data, e_negative, finite)
+        self._compile_update(
+            [data, negatives], e_data, e_negative, finite, spread_of=(negatives, data)
+        )
         self._chains: np.ndarray | None = None
 
     # -- validation --------------------------------------------------------
@@ -312,7 +314,7 @@ class ContrastiveDivergence(Trainer):
             start = self._chains if (self.persistent and self._chains is not None) else batch
             negatives, stats = self.negative_phase.run(start, self.k)
             negatives = negatives.astype(batch.dtype, copy=False)
-        record, _ = self._run_update(batch, negatives, negatives=negatives, stats=stats)
+        record, _ = self._run_update(batch, negatives, stats=stats)
         if self.persistent:
             self._chains = negatives
         if rows is not None:

@@ -32,14 +32,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pytensor.tensor as pt
 
 from pymc_ebm._validation import finite_float, positive_int
 
 __all__ = [
+    "parameter_summary",
+    "summary_graph",
     "ACCEPT_PATIENCE",
     "GAP_FLOOR",
     "GAP_GROWTH",
@@ -156,6 +160,39 @@ def _norm(x: np.ndarray) -> float:
     return math.sqrt(float(np.dot(flat, flat)))
 
 
+def parameter_summary(
+    before: np.ndarray, after: np.ndarray
+) -> tuple[float, float, float, float, int]:
+    """What the checks read of one parameter's update.
+
+    Returns ``(norm before, norm of the step, norm after, largest absolute
+    entry after, size)``; a trainer's compiled update returns the same numbers
+    (:func:`summary_graph`).
+    """
+    after = np.asarray(after)
+    largest = float(np.max(np.abs(after))) if after.size else 0.0
+    return _norm(before), _norm(after - before), _norm(after), largest, after.size
+
+
+def summary_graph(before: Sequence[Any], after: Sequence[Any]) -> Any:
+    """The numbers of :func:`parameter_summary` for every parameter, as one PyTensor graph.
+
+    ``before`` are the shared parameters, ``after`` their new values; the
+    result has shape ``(n_parameters, 5)``, one row of :func:`parameter_summary`
+    per parameter.
+    """
+
+    def norm(x: Any) -> Any:
+        return pt.sqrt(pt.sum(pt.sqr(x)))
+
+    rows = []
+    for old, new in zip(before, after, strict=True):
+        largest = pt.max(pt.abs(new)) if new.ndim else pt.abs(new)
+        size = pt.constant(float(old.get_value(borrow=True).size))
+        rows.append(pt.stack([norm(old), norm(new - old), norm(new), largest, size]))
+    return pt.cast(pt.stack(rows), "float64")
+
+
 def _spread(negatives: np.ndarray, data: np.ndarray) -> float:
     """Root-mean-square distance of the negatives from the minibatch mean."""
     return _norm(negatives - data.mean(axis=0)) / math.sqrt(negatives.size)
@@ -186,13 +223,13 @@ class DivergenceMonitor:
     def __init__(self, check: DivergenceCheck) -> None:
         self.settings = check
         window = check.window
-        self._norms: dict[str, deque[float]] = {}
+        self._names: tuple[str, ...] = ()
+        self._norms: deque[list[float]] = deque(maxlen=window)
+        self._log_scale: list[bool] = []
         self._gaps: deque[float] = deque(maxlen=window)
         self._spreads: deque[float] = deque(maxlen=window)
         self._low_accept = 0
         self._pending: tuple[dict[str, float], float | None, float | None, bool] | None = None
-        self.norms_after: dict[str, float] = {}
-        """The parameters' norms after the update that last passed :meth:`check`."""
 
     def check(
         self,
@@ -221,34 +258,63 @@ class DivergenceMonitor:
         tuple of str or None
             ``(quantity, what happened)``.
         """
+        summary = {name: parameter_summary(before[name], value) for name, value in after.items()}
+        spread = None if negatives is None or data is None else _spread(negatives, data)
+        return self.check_summary(record, summary, spread=spread, stats=stats)
+
+    def check_summary(
+        self,
+        record: Mapping[str, float],
+        summary: Mapping[str, Sequence[float]],
+        spread: float | None = None,
+        stats: Mapping[str, float] | None = None,
+    ) -> tuple[str, str] | None:
+        """:meth:`check` on the update's numbers alone (what a compiled update returns).
+
+        Parameters
+        ----------
+        record : mapping
+            The update's record so far (``energy_gap`` is read).
+        summary : mapping of str to (float, float, float, float, int) or array of 5
+            Per parameter: its norm before, the norm of its step, its norm
+            after, its largest absolute entry after and its size
+            (:func:`parameter_summary`).
+        spread : float, optional
+            Root-mean-square distance of the negatives from the minibatch mean.
+        stats : mapping, optional
+            The negative phase's statistics (an acceptance rate is read).
+        """
         s = self.settings
-        norms_before, norms_after = {}, {}
-        for name, value in after.items():
-            old = before[name]
-            floor = math.sqrt(value.size)
-            norm_before = norms_before[name] = _norm(old)
+        names = tuple(summary)
+        if names != self._names:  # other parameters: a fresh history of norms
+            self._names, self._norms = names, deque(maxlen=s.window)
+            self._log_scale = [_is_log_scale(name) for name in names]
+        history = list(zip(*self._norms, strict=True)) if self._norms else None
+        before = []
+        for i, name in enumerate(names):
+            row = summary[name]
+            norm_before, step, norm, largest, size = (float(x) for x in row)
+            before.append(norm_before)
+            floor = math.sqrt(size)
             scale = max(norm_before, floor)
-            step = _norm(value - old)
-            norm = norms_after[name] = _norm(value)
             if step > s.step_limit * scale:
                 return name, (
                     f"{name} moved by {step:.4g} in one update (its norm went from "
                     f"{norm_before:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
                     f"{scale:.4g} (its norm before, at least √size)"
                 )
-            recent = self._norms.get(name)
-            reference = max(min(norm_before, min(recent)) if recent else norm_before, floor)
+            smallest = min(norm_before, *history[i]) if history else norm_before
+            reference = max(smallest, floor)
             if norm > s.norm_growth * reference:
                 return f"norm_{name}", (
                     f"norm_{name} went from {norm_before:.4g} to {norm:.4g} in one "
-                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest norm "
-                    f"over the last {len(recent or ()) + 1} updates, at least √size)"
+                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest "
+                    f"norm over the last {len(self._norms) + 1} updates, at least √size)"
                 )
-            if value.size and _is_log_scale(name) and np.max(np.abs(value)) > s.log_limit:
-                worst = float(value.flat[np.argmax(np.abs(value))])
+            if size and largest > s.log_limit and self._log_scale[i]:
                 return name, (
-                    f"{name} has an entry {worst:.4g}, beyond ±{s.log_limit:g} "
-                    f"(a scale or proportion of e^{worst:.0f})"
+                    f"{name} has an entry of absolute value {largest:.4g}, beyond "
+                    f"±{s.log_limit:g} (a scale or proportion of e^±{largest:.0f})"
                 )
         gap = abs(float(record.get("energy_gap", 0.0)))
         history = len(self._gaps) >= s.min_history
@@ -257,18 +323,15 @@ class DivergenceMonitor:
                 f"|energy_gap| is {gap:.4g}, more than {s.gap_growth:g} times its largest "
                 f"value over the last {len(self._gaps)} updates ({max(self._gaps):.4g})"
             )
-        spread = None
-        if negatives is not None and data is not None:
-            spread = _spread(negatives, data)
-            if len(self._spreads) >= s.min_history:
-                reference = max(self._spreads)
-                if spread > s.runoff_growth * reference:
-                    return "negatives", (
-                        f"the negatives ran off: their root-mean-square distance from the "
-                        f"minibatch mean is {spread:.4g}, more than {s.runoff_growth:g} times "
-                        f"its largest value over the last {len(self._spreads)} updates "
-                        f"({reference:.4g})"
-                    )
+        if spread is not None and len(self._spreads) >= s.min_history:
+            reference = max(self._spreads)
+            if spread > s.runoff_growth * reference:
+                return "negatives", (
+                    f"the negatives ran off: their root-mean-square distance from the "
+                    f"minibatch mean is {spread:.4g}, more than {s.runoff_growth:g} times "
+                    f"its largest value over the last {len(self._spreads)} updates "
+                    f"({reference:.4g})"
+                )
         accept = next((stats[k] for k in ACCEPT_STATS if stats and k in stats), None)
         low = accept is not None and math.isfinite(accept) and accept < s.min_accept
         if low and self._low_accept + 1 >= s.accept_patience:
@@ -276,8 +339,7 @@ class DivergenceMonitor:
                 f"the negative phase's acceptance rate stayed below {s.min_accept:g} for "
                 f"{s.accept_patience} updates in a row ({accept:.3g} in this one)"
             )
-        self._pending = (norms_before, gap, spread, bool(low))
-        self.norms_after = norms_after
+        self._pending = (before, gap, spread, bool(low))
         return None
 
     def commit(self) -> None:
@@ -286,8 +348,7 @@ class DivergenceMonitor:
             return
         norms_before, gap, spread, low = self._pending
         self._pending = None
-        for name, norm in norms_before.items():
-            self._norms.setdefault(name, deque(maxlen=self.settings.window)).append(norm)
+        self._norms.append(norms_before)
         self._gaps.append(gap)
         if spread is not None:
             self._spreads.append(spread)

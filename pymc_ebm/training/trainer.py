@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import pytensor
+import pytensor.tensor as pt
 import xarray as xr
 from pytensor.tensor.variable import TensorVariable
 
@@ -47,7 +48,12 @@ from pymc_ebm import backends
 from pymc_ebm._validation import finite_float, positive_int
 from pymc_ebm.energies.base import Energy
 from pymc_ebm.progress import ProgressBar
-from pymc_ebm.training.divergence import DEFAULT_CHECK, DivergenceCheck, DivergenceMonitor
+from pymc_ebm.training.divergence import (
+    DEFAULT_CHECK,
+    DivergenceCheck,
+    DivergenceMonitor,
+    summary_graph,
+)
 from pymc_ebm.training.optimizers import Optimizer, guarded_step, make_optimizer
 
 # signal.getsignal/signal.signal wrap these C functions to turn numbers into enums,
@@ -270,7 +276,7 @@ class Trainer:
         self.divergence_check = divergence_check
         self._monitor = None if divergence_check is None else DivergenceMonitor(divergence_check)
         self._interrupt = _DeferredInterrupt()
-        self._checked_norms: dict[str, float] | None = None
+        self._n_checked = 0
 
     # -- the compiled update ---------------------------------------------
     def _compile_update(
@@ -280,6 +286,7 @@ class Trainer:
         e_model: TensorVariable,
         finite: TensorVariable,
         *extra: TensorVariable,
+        spread_of: tuple[TensorVariable, TensorVariable] | None = None,
     ) -> None:
         """Compile the step down ``e_data - e_model`` into ``self._update``.
 
@@ -294,23 +301,32 @@ class Trainer:
             parameter) is finite.
         *extra : TensorVariable
             More outputs, handed back by :meth:`_run_update`.
+        spread_of : (TensorVariable, TensorVariable), optional
+            ``(negatives, minibatch)``, for the check that the negatives did not run off.
         """
         guarded, finite, grad_norm = guarded_step(
             self.energy, e_data - e_model, self.optimizer, self.weight_decay, finite
         )
+        checked: list[TensorVariable] = []
+        if self._monitor is not None:  # the checks' numbers, computed in the update itself
+            params = self.energy.params
+            new_value = dict(guarded)
+            checked.append(summary_graph(params, [new_value[p] for p in params]))
+            if spread_of is not None:
+                negatives, data = spread_of
+                centred = negatives - pt.mean(data, axis=0)
+                checked.append(pt.cast(pt.sqrt(pt.mean(pt.sqr(centred))), "float64"))
+        self._n_checked = len(checked)
         self._update = pytensor.function(
             inputs,
-            [e_data, e_model, *extra, finite, grad_norm],
+            [e_data, e_model, *extra, *checked, finite, grad_norm],
             updates=guarded,
             trust_input=True,
             **self.compile_kwargs,
         )
 
     def _run_update(
-        self,
-        *inputs: np.ndarray,
-        negatives: np.ndarray | None = None,
-        stats: Mapping[str, float] | None = None,
+        self, *inputs: np.ndarray, stats: Mapping[str, float] | None = None
     ) -> tuple[dict[str, float], list[np.ndarray]]:
         """Call the compiled update on checked ``inputs`` (in ``floatX``), and check it.
 
@@ -323,8 +339,6 @@ class Trainer:
         ----------
         *inputs : ndarray
             The compiled function's inputs; the first is the minibatch.
-        negatives : ndarray, shape (batch_size, dim), optional
-            The update's negative samples, for the check that they did not run off.
         stats : mapping, optional
             The negative phase's statistics, for the acceptance check.
 
@@ -345,14 +359,16 @@ class Trainer:
         """
         update = len(self._records)
         names, params = self.energy.param_names, self.energy.params
-        before = [np.array(p.get_value(borrow=True)) for p in params]
-        state = [np.array(s.get_value(borrow=True)) for s in self.optimizer.state]
-        data = inputs[0]
+        if self._monitor is not None:  # the snapshot a diverging update is undone to
+            before = [np.array(p.get_value(borrow=True)) for p in params]
+            state = [np.array(s.get_value(borrow=True)) for s in self.optimizer.state]
         # Under JAX with several devices (or processes), the rows are split across them.
         if backends.uses_jax(self.compile_kwargs):
             inputs = tuple(backends.shard_rows(x) for x in inputs)
         self._interrupt.hold()
         e_data, e_model, *extra, finite, grad_norm = self._update(*inputs)
+        checked = extra[len(extra) - self._n_checked :]
+        extra = extra[: len(extra) - self._n_checked]
         backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
@@ -366,15 +382,9 @@ class Trainer:
             "grad_norm": float(grad_norm),
         }
         if self._monitor is not None:
-            after = {name: p.get_value(borrow=True) for name, p in zip(names, params, strict=True)}
-            diverged = self._monitor.check(
-                record,
-                dict(zip(names, before, strict=True)),
-                after,
-                negatives=negatives,
-                data=data if negatives is not None else None,
-                stats=stats,
-            )
+            summary = dict(zip(names, checked[0].tolist(), strict=True))
+            spread = float(checked[1]) if len(checked) > 1 else None
+            diverged = self._monitor.check_summary(record, summary, spread=spread, stats=stats)
             if diverged is not None:
                 shared = [*params, *self.optimizer.state]
                 for variable, value in zip(shared, [*before, *state], strict=True):
@@ -389,7 +399,6 @@ class Trainer:
                     quantity=quantity,
                 )
             self._monitor.commit()
-            self._checked_norms = self._monitor.norms_after
         return record, [e_data, e_model, *extra]
 
     @staticmethod
@@ -417,15 +426,10 @@ class Trainer:
         waits until the record is kept, then raises ``KeyboardInterrupt``.
         """
         started = time.perf_counter()
-        self._checked_norms = None
         with self._interrupt:
             record = self._update_step(batch, **kwargs)
-            norms = self._checked_norms  # from the divergence checks, if they ran
             for name, p in zip(self.energy.param_names, self.energy.params, strict=True):
-                norm = norms.get(name) if norms is not None else None
-                if norm is None:
-                    norm = float(np.linalg.norm(p.get_value(borrow=True)))
-                record[f"norm_{name}"] = norm
+                record[f"norm_{name}"] = float(np.linalg.norm(p.get_value(borrow=True)))
             record["seconds"] = time.perf_counter() - started
             self._records.append(record)
         return record
