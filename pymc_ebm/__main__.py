@@ -31,19 +31,23 @@ or with the console script pymc-ebm-demo. For one release,
 forwards its arguments there."""
 
 
-def invoked_as(default: str) -> str:
+def invoked_as(default: str, argv: list[str] | None = None) -> str:
     """How the command was invoked: the console script's name, else ``default``.
 
     ``python -m package`` sets ``sys.argv[0]`` to the package's ``__main__.py``;
-    a console script sets it to the script's path.
+    a console script sets it to the script's path. Called with ``argv`` (a
+    ``main(argv)`` from code, not from the command line), ``sys.argv`` is the
+    host program's, so the answer is ``default``.
     """
+    if argv is not None:
+        return default
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return default if name in ("", "-c", "__main__.py") else name
 
 
 def main(argv: list[str] | None = None) -> int:
     """Forward ``demo ARGS`` to the demos' command line; returns the exit status."""
-    prog = invoked_as("python -m pymc_ebm")
+    prog = invoked_as("python -m pymc_ebm", argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "demo":
         parser = argparse.ArgumentParser(

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     ``python -m pymc_ebm_demos``. Bad arguments exit with status 2 and a
     one-line message.
     """
-    prog = invoked_as("python -m pymc_ebm_demos") if prog is None else prog
+    prog = invoked_as("python -m pymc_ebm_demos", argv) if prog is None else prog
     parser = argparse.ArgumentParser(
         prog=prog,
         description=DESCRIPTION.format(install=INSTALL_HINT),
