@@ -229,7 +229,7 @@ class DivergenceMonitor:
         self._gaps: deque[float] = deque(maxlen=window)
         self._spreads: deque[float] = deque(maxlen=window)
         self._low_accept = 0
-        self._pending: tuple[dict[str, float], float | None, float | None, bool] | None = None
+        self._pending: tuple[list[float], float, float | None, bool] | None = None
 
     def check(
         self,
