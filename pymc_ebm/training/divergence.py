@@ -198,16 +198,47 @@ def _spread(negatives: np.ndarray, data: np.ndarray) -> float:
     return _norm(negatives - data.mean(axis=0)) / math.sqrt(negatives.size)
 
 
+def _flags(
+    xp: Any, summary: Any, gap: Any, spread: Any, limits: Any, log_scale: Any, s: Any
+) -> Any:
+    """Which checks an update fails, in NumPy (``xp=np``) or in a PyTensor graph (``xp=pt``).
+
+    ``summary`` has one row of :func:`parameter_summary` per parameter,
+    ``limits`` is :attr:`DivergenceMonitor.limits`. Returns booleans, shape
+    ``(3 n_parameters + 2,)``: per parameter its step, its norm and its
+    log-scale entries, then the energy gap and the negatives' spread.
+    """
+    n = summary.shape[0]
+    before, step, norm, largest, size = (summary[:, k] for k in range(5))
+    floor = xp.sqrt(size)
+    step_bad = step > s.step_limit * xp.maximum(before, floor)
+    norm_bad = norm > s.norm_growth * xp.maximum(xp.minimum(before, limits[:n]), floor)
+    log_bad = (largest > s.log_limit) & (size > 0) & log_scale
+    per_parameter = xp.stack([step_bad, norm_bad, log_bad], axis=1).flatten()
+    return xp.concatenate([per_parameter, xp.stack([gap > limits[n], spread > limits[n + 1]])])
+
+
 class DivergenceMonitor:
     """The checks of :class:`DivergenceCheck` with the recent history they compare with.
 
-    A trainer calls :meth:`check` on every update that gave finite values,
-    and :meth:`commit` once the update is kept.
+    A trainer calls :meth:`check` (or :meth:`check_summary`) on every update
+    that gave finite values, and :meth:`commit` once the update is kept. A
+    compiled update can run the same comparisons itself (:meth:`flags_graph`,
+    with :attr:`limits` as an input) and leave its parameters unchanged when
+    one fails; :meth:`explain` then says which.
 
     Parameters
     ----------
     check : DivergenceCheck
         The thresholds.
+
+    Attributes
+    ----------
+    limits : ndarray, shape (n_parameters + 2,)
+        The history the next update is compared with: per parameter its
+        smallest norm over the window (``inf`` before the first update), then
+        the largest allowed ``|energy_gap|`` and negatives' spread (``inf``
+        until ``min_history`` updates have passed).
 
     Examples
     --------
@@ -222,14 +253,66 @@ class DivergenceMonitor:
 
     def __init__(self, check: DivergenceCheck) -> None:
         self.settings = check
-        window = check.window
-        self._names: tuple[str, ...] = ()
-        self._norms: deque[list[float]] = deque(maxlen=window)
-        self._log_scale: list[bool] = []
-        self._gaps: deque[float] = deque(maxlen=window)
-        self._spreads: deque[float] = deque(maxlen=window)
+        self._gaps: deque[float] = deque(maxlen=check.window)
+        self._spreads: deque[float] = deque(maxlen=check.window)
         self._low_accept = 0
-        self._pending: tuple[list[float], float, float | None, bool] | None = None
+        self._pending_low = False
+        self._pending: tuple[np.ndarray, float, float | None] | None = None
+        self.limits: np.ndarray | None = None
+        self.start(())
+
+    def start(self, names: Sequence[str]) -> None:
+        """Check the parameters ``names`` from now on, with a fresh history of their norms."""
+        self._names = tuple(names)
+        self._log_scale = np.array([_is_log_scale(name) for name in self._names], dtype=bool)
+        self._norms = np.full((self.settings.window, len(self._names)), np.inf)
+        self._n_norms = 0  # how many rows of the ring _norms hold a norm ...
+        self._next_norm = 0  # ... and the row the next one goes to
+        self._update_limits()
+
+    def _update_limits(self) -> None:
+        s, n = self.settings, len(self._names)
+        if self.limits is None or len(self.limits) != n + 2:
+            self.limits = np.empty(n + 2)
+        self._norms.min(axis=0, out=self.limits[:n])
+        gaps, spreads = self._gaps, self._spreads
+        history = len(gaps) >= s.min_history
+        self.limits[n] = max(s.gap_floor, s.gap_growth * max(gaps)) if history else np.inf
+        history = len(spreads) >= s.min_history
+        self.limits[n + 1] = s.runoff_growth * max(spreads) if history else np.inf
+
+    def flags_graph(self, summary: Any, gap: Any, spread: Any, limits: Any) -> Any:
+        """The comparisons of :meth:`check_summary` as a PyTensor graph.
+
+        Parameters
+        ----------
+        summary : TensorVariable, shape (n_parameters, 5)
+            :func:`summary_graph` of the update (the parameters of :meth:`start`).
+        gap, spread : TensorVariable
+            float64 scalars: ``|energy_gap|`` and the negatives' spread (``0``
+            where there are no negatives).
+        limits : TensorVariable, shape (n_parameters + 2,)
+            An input that is given :attr:`limits` on every call.
+
+        Returns
+        -------
+        TensorVariable
+            Booleans, shape ``(3 n_parameters + 2,)``, for :meth:`explain`.
+        """
+        return _flags(pt, summary, gap, spread, limits, self._log_scale, self.settings)
+
+    def check_accept(self, stats: Mapping[str, float] | None) -> tuple[str, str] | None:
+        """The acceptance check, on the negative phase's statistics (before an update)."""
+        s = self.settings
+        accept = next((stats[k] for k in ACCEPT_STATS if stats and k in stats), None)
+        low = accept is not None and math.isfinite(accept) and accept < s.min_accept
+        self._pending_low = bool(low)
+        if low and self._low_accept + 1 >= s.accept_patience:
+            return "stat_accept", (
+                f"the negative phase's acceptance rate stayed below {s.min_accept:g} for "
+                f"{s.accept_patience} updates in a row ({accept:.3g} in this one)"
+            )
+        return None
 
     def check(
         self,
@@ -284,72 +367,87 @@ class DivergenceMonitor:
         stats : mapping, optional
             The negative phase's statistics (an acceptance rate is read).
         """
-        s = self.settings
-        names = tuple(summary)
-        if names != self._names:  # other parameters: a fresh history of norms
-            self._names, self._norms = names, deque(maxlen=s.window)
-            self._log_scale = [_is_log_scale(name) for name in names]
-        history = list(zip(*self._norms, strict=True)) if self._norms else None
-        before = []
-        for i, name in enumerate(names):
-            row = summary[name]
-            norm_before, step, norm, largest, size = (float(x) for x in row)
-            before.append(norm_before)
-            floor = math.sqrt(size)
-            scale = max(norm_before, floor)
-            if step > s.step_limit * scale:
-                return name, (
-                    f"{name} moved by {step:.4g} in one update (its norm went from "
-                    f"{norm_before:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
-                    f"{scale:.4g} (its norm before, at least √size)"
-                )
-            smallest = min(norm_before, *history[i]) if history else norm_before
-            reference = max(smallest, floor)
-            if norm > s.norm_growth * reference:
-                return f"norm_{name}", (
-                    f"norm_{name} went from {norm_before:.4g} to {norm:.4g} in one "
-                    f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest "
-                    f"norm over the last {len(self._norms) + 1} updates, at least √size)"
-                )
-            if size and largest > s.log_limit and self._log_scale[i]:
-                return name, (
-                    f"{name} has an entry of absolute value {largest:.4g}, beyond "
-                    f"±{s.log_limit:g} (a scale or proportion of e^±{largest:.0f})"
-                )
+        if tuple(summary) != self._names:  # other parameters: a fresh history of norms
+            self.start(tuple(summary))
+        tripped = self.check_accept(stats)
+        if tripped is not None:
+            return tripped
+        rows = np.array([summary[name] for name in self._names], dtype=float).reshape(-1, 5)
         gap = abs(float(record.get("energy_gap", 0.0)))
-        history = len(self._gaps) >= s.min_history
-        if history and gap > s.gap_floor and gap > s.gap_growth * max(self._gaps):
+        spread_value = 0.0 if spread is None else spread
+        flags = _flags(np, rows, gap, spread_value, self.limits, self._log_scale, self.settings)
+        return self.explain(flags, rows, gap, spread)
+
+    def explain(
+        self, flags: np.ndarray, summary: np.ndarray, gap: float, spread: float | None
+    ) -> tuple[str, str] | None:
+        """``(quantity, what happened)`` for the first check in ``flags`` that failed.
+
+        ``None`` (and the update is the one :meth:`commit` keeps) where none failed.
+
+        Parameters
+        ----------
+        flags : ndarray of bool, shape (3 n_parameters + 2,)
+            What :meth:`flags_graph` gave.
+        summary : ndarray, shape (n_parameters, 5)
+            The update's :func:`summary_graph`.
+        gap, spread : float
+            ``|energy_gap|`` and the negatives' spread (``None``: no negatives).
+        """
+        if not flags.any():
+            self._pending = (summary[:, 0].copy(), gap, spread)
+            return None
+        s = self.settings
+        first = int(np.argmax(flags))
+        n = len(self._names)
+        if first == 3 * n:
+            largest = max(self._gaps)
             return "energy_gap", (
                 f"|energy_gap| is {gap:.4g}, more than {s.gap_growth:g} times its largest "
-                f"value over the last {len(self._gaps)} updates ({max(self._gaps):.4g})"
+                f"value over the last {len(self._gaps)} updates ({largest:.4g})"
             )
-        if spread is not None and len(self._spreads) >= s.min_history:
+        if first == 3 * n + 1:
             reference = max(self._spreads)
-            if spread > s.runoff_growth * reference:
-                return "negatives", (
-                    f"the negatives ran off: their root-mean-square distance from the "
-                    f"minibatch mean is {spread:.4g}, more than {s.runoff_growth:g} times "
-                    f"its largest value over the last {len(self._spreads)} updates "
-                    f"({reference:.4g})"
-                )
-        accept = next((stats[k] for k in ACCEPT_STATS if stats and k in stats), None)
-        low = accept is not None and math.isfinite(accept) and accept < s.min_accept
-        if low and self._low_accept + 1 >= s.accept_patience:
-            return "stat_accept", (
-                f"the negative phase's acceptance rate stayed below {s.min_accept:g} for "
-                f"{s.accept_patience} updates in a row ({accept:.3g} in this one)"
+            return "negatives", (
+                f"the negatives ran off: their root-mean-square distance from the "
+                f"minibatch mean is {spread:.4g}, more than {s.runoff_growth:g} times "
+                f"its largest value over the last {len(self._spreads)} updates "
+                f"({reference:.4g})"
             )
-        self._pending = (before, gap, spread, bool(low))
-        return None
+        i, kind = divmod(first, 3)
+        name = self._names[i]
+        norm_before, step, norm, largest, size = (float(x) for x in summary[i])
+        floor = math.sqrt(size)
+        if kind == 0:
+            scale = max(norm_before, floor)
+            return name, (
+                f"{name} moved by {step:.4g} in one update (its norm went from "
+                f"{norm_before:.4g} to {norm:.4g}), more than {s.step_limit:g} × "
+                f"{scale:.4g} (its norm before, at least √size)"
+            )
+        if kind == 1:
+            reference = max(min(norm_before, float(self.limits[i])), floor)
+            return f"norm_{name}", (
+                f"norm_{name} went from {norm_before:.4g} to {norm:.4g} in one "
+                f"update, more than {s.norm_growth:g} × {reference:.4g} (its smallest "
+                f"norm over the last {self._n_norms + 1} updates, at least √size)"
+            )
+        return name, (
+            f"{name} has an entry of absolute value {largest:.4g}, beyond "
+            f"±{s.log_limit:g} (a scale or proportion of e^±{largest:.0f})"
+        )
 
     def commit(self) -> None:
-        """Add the update that last passed :meth:`check` to the recent history."""
+        """Add the update that last passed the checks to the recent history."""
         if self._pending is None:
             return
-        norms_before, gap, spread, low = self._pending
+        norms_before, gap, spread = self._pending
         self._pending = None
-        self._norms.append(norms_before)
+        self._norms[self._next_norm] = norms_before
+        self._next_norm = (self._next_norm + 1) % self.settings.window
+        self._n_norms = min(self._n_norms + 1, self.settings.window)
         self._gaps.append(gap)
         if spread is not None:
             self._spreads.append(spread)
-        self._low_accept = self._low_accept + 1 if low else 0
+        self._low_accept = self._low_accept + 1 if self._pending_low else 0
+        self._update_limits()

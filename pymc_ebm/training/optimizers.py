@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pymc as pm
@@ -200,7 +200,12 @@ def make_optimizer(name: str | Optimizer, learning_rate: float, momentum: float)
 
 
 def guarded_step(
-    energy, loss: TensorVariable, optimizer: Optimizer, weight_decay: float, finite: TensorVariable
+    energy,
+    loss: TensorVariable,
+    optimizer: Optimizer,
+    weight_decay: float,
+    finite: TensorVariable,
+    passes: Callable[[list[TensorVariable]], TensorVariable] | None = None,
 ) -> tuple[list, TensorVariable, TensorVariable]:
     """One optimiser step on ``loss`` that leaves everything unchanged unless it is finite.
 
@@ -217,13 +222,17 @@ def guarded_step(
         L2 penalty factor (0: none).
     finite : TensorVariable
         Scalar bool: the step is taken only where this and every new parameter are finite.
+    passes : callable, optional
+        Called with the new values of ``energy.params``; a scalar bool graph
+        that must hold too for the step to be taken (the divergence checks).
 
     Returns
     -------
     updates : list of (shared, new) pairs
-        Parameter and optimiser-state updates, each switched off when not finite.
+        Parameter and optimiser-state updates, each switched off when not
+        finite (or when ``passes`` does not hold).
     finite : TensorVariable
-        Whether the step was taken.
+        Whether the energies and the new parameters were finite.
     grad_norm : TensorVariable
         Euclidean norm of the (decayed) gradient.
     """
@@ -238,7 +247,8 @@ def guarded_step(
     param_updates, state_updates = optimizer.updates(params, grads)
     for _, new in param_updates:
         finite = finite & pt.all(pt.isfinite(new))
-    guarded = [(p, pt.switch(finite, new, p)) for p, new in param_updates]
-    guarded += [(s, pt.switch(finite, new, s)) for s, new in state_updates]
+    take = finite if passes is None else finite & passes([new for _, new in param_updates])
+    guarded = [(p, pt.switch(take, new, p)) for p, new in param_updates]
+    guarded += [(s, pt.switch(take, new, s)) for s, new in state_updates]
     grad_norm = pt.sqrt(sum(pt.sum(g**2) for g in grads))
     return guarded, finite, grad_norm

@@ -16,7 +16,8 @@ computed:
 * the compiled update (:func:`~pymc_ebm.training.optimizers.guarded_step`)
   and its call: an update whose energies or new parameters are not finite
   writes nothing and raises :class:`NonFiniteUpdateError`; one that diverges
-  (:mod:`~pymc_ebm.training.divergence`) is undone and raises
+  (:mod:`~pymc_ebm.training.divergence`) writes nothing either (the compiled
+  update runs the checks and switches itself off) and raises
   :class:`TrainingDivergedError`;
 * shuffled epochs of ``batch_size`` rows (:meth:`Trainer.minibatches`), one
   record per finished update and :attr:`Trainer.history`; an update and its
@@ -77,7 +78,7 @@ class NonFiniteUpdateError(FloatingPointError):
 class TrainingDivergedError(NonFiniteUpdateError):
     """Training diverged: an update left the recent history of a checked quantity.
 
-    The update is undone: the parameters and the optimiser state are those
+    The update was not written: the parameters and the optimiser state are those
     of the last update that passed the checks (see
     :mod:`~pymc_ebm.training.divergence`). A subclass of
     :class:`NonFiniteUpdateError`, which the same runs raised later, at
@@ -304,22 +305,37 @@ class Trainer:
         spread_of : (TensorVariable, TensorVariable), optional
             ``(negatives, minibatch)``, for the check that the negatives did not run off.
         """
-        guarded, finite, grad_norm = guarded_step(
-            self.energy, e_data - e_model, self.optimizer, self.weight_decay, finite
-        )
-        checked: list[TensorVariable] = []
-        if self._monitor is not None:  # the checks' numbers, computed in the update itself
-            params = self.energy.params
-            new_value = dict(guarded)
-            checked.append(summary_graph(params, [new_value[p] for p in params]))
+        monitor, outputs = self._monitor, []
+
+        def passes(new_values: list[TensorVariable]) -> TensorVariable:
+            """The divergence checks on the raw new values (``limits``: their history)."""
+            summary = summary_graph(self.energy.params, new_values)
+            gap = pt.cast(pt.abs(e_model - e_data), "float64")
+            spread = pt.constant(0.0, dtype="float64")
             if spread_of is not None:
                 negatives, data = spread_of
                 centred = negatives - pt.mean(data, axis=0)
-                checked.append(pt.cast(pt.sqrt(pt.mean(pt.sqr(centred))), "float64"))
-        self._n_checked = len(checked)
+                spread = pt.cast(pt.sqrt(pt.mean(pt.sqr(centred))), "float64")
+            flags = monitor.flags_graph(summary, gap, spread, limits)
+            outputs.extend([flags, summary, spread])
+            return ~pt.any(flags)
+
+        limits = pt.vector("divergence_limits", dtype="float64")
+        if monitor is not None:
+            monitor.start(self.energy.param_names)
+        guarded, finite, grad_norm = guarded_step(
+            self.energy,
+            e_data - e_model,
+            self.optimizer,
+            self.weight_decay,
+            finite,
+            passes=None if monitor is None else passes,
+        )
+        self._n_checked = len(outputs)
+        self._has_spread = spread_of is not None
         self._update = pytensor.function(
-            inputs,
-            [e_data, e_model, *extra, *checked, finite, grad_norm],
+            [*inputs, limits] if monitor is not None else inputs,
+            [e_data, e_model, *extra, *outputs, finite, grad_norm],
             updates=guarded,
             trust_input=True,
             **self.compile_kwargs,
@@ -331,9 +347,9 @@ class Trainer:
         """Call the compiled update on checked ``inputs`` (in ``floatX``), and check it.
 
         From the call on, Ctrl-C waits for the end of :meth:`_step` (the
-        update and its record are one step). The parameters and optimiser
-        state before the call are kept; an update that diverges
-        (:attr:`divergence_check`) is undone to them.
+        update and its record are one step). An update that would diverge
+        (:attr:`divergence_check`) is not written: the compiled update runs
+        the checks against the history it is given and switches itself off.
 
         Parameters
         ----------
@@ -355,16 +371,19 @@ class Trainer:
         NonFiniteUpdateError
             When the update was not taken (nothing was written).
         TrainingDivergedError
-            When it diverged (it was undone).
+            When it diverged (nothing was written).
         """
         update = len(self._records)
-        names, params = self.energy.param_names, self.energy.params
-        if self._monitor is not None:  # the snapshot a diverging update is undone to
-            before = [np.array(p.get_value(borrow=True)) for p in params]
-            state = [np.array(s.get_value(borrow=True)) for s in self.optimizer.state]
+        monitor = self._monitor
+        if monitor is not None:
+            diverged = monitor.check_accept(stats)
+            if diverged is not None:
+                self._diverged(update, *diverged)
         # Under JAX with several devices (or processes), the rows are split across them.
         if backends.uses_jax(self.compile_kwargs):
             inputs = tuple(backends.shard_rows(x) for x in inputs)
+        if monitor is not None:
+            inputs = (*inputs, monitor.limits)
         self._interrupt.hold()
         e_data, e_model, *extra, finite, grad_norm = self._update(*inputs)
         checked = extra[len(extra) - self._n_checked :]
@@ -381,25 +400,25 @@ class Trainer:
             "energy_gap": float(e_model - e_data),
             "grad_norm": float(grad_norm),
         }
-        if self._monitor is not None:
-            summary = dict(zip(names, checked[0].tolist(), strict=True))
-            spread = float(checked[1]) if len(checked) > 1 else None
-            diverged = self._monitor.check_summary(record, summary, spread=spread, stats=stats)
+        if monitor is not None:
+            flags, summary, spread = (np.asarray(x) for x in checked)
+            spread = float(spread) if self._has_spread else None
+            diverged = monitor.explain(flags, summary, abs(record["energy_gap"]), spread)
             if diverged is not None:
-                shared = [*params, *self.optimizer.state]
-                for variable, value in zip(shared, [*before, *state], strict=True):
-                    variable.set_value(value)
-                quantity, reason = diverged
-                kept = "from before update 0" if update == 0 else f"after update {update - 1}"
-                raise TrainingDivergedError(
-                    f"training diverged at update {update}: {reason}. Restored the parameters "
-                    f"and optimiser state {kept}, the last that passed the divergence "
-                    f"checks. {self._divergence_advice}",
-                    update=update,
-                    quantity=quantity,
-                )
-            self._monitor.commit()
+                self._diverged(update, *diverged)
+            monitor.commit()
         return record, [e_data, e_model, *extra]
+
+    def _diverged(self, update: int, quantity: str, reason: str) -> None:
+        """Raise :class:`TrainingDivergedError` for ``update`` (which wrote nothing)."""
+        kept = "from before update 0" if update == 0 else f"after update {update - 1}"
+        raise TrainingDivergedError(
+            f"training diverged at update {update}: {reason}. Kept the parameters "
+            f"and optimiser state {kept}, the last that passed the divergence "
+            f"checks. {self._divergence_advice}",
+            update=update,
+            quantity=quantity,
+        )
 
     @staticmethod
     def _non_finite_part(e_data: Any, e_model: Any, extra: list[Any]) -> str:
@@ -429,7 +448,8 @@ class Trainer:
         with self._interrupt:
             record = self._update_step(batch, **kwargs)
             for name, p in zip(self.energy.param_names, self.energy.params, strict=True):
-                record[f"norm_{name}"] = float(np.linalg.norm(p.get_value(borrow=True)))
+                flat = np.ravel(p.get_value(borrow=True))  # as np.linalg.norm, faster
+                record[f"norm_{name}"] = float(np.sqrt(flat.dot(flat)))
             record["seconds"] = time.perf_counter() - started
             self._records.append(record)
         return record
@@ -542,7 +562,7 @@ class Trainer:
         it, with nothing of it written; its minibatch's rows then come first
         in the next ``fit``. An update that is not finite raises
         :class:`NonFiniteUpdateError` and leaves the last good update; one
-        that diverges (:attr:`divergence_check`) is undone and raises
+        that diverges (:attr:`divergence_check`) is not kept and raises
         :class:`TrainingDivergedError`.
 
         Parameters
