@@ -10,6 +10,7 @@ from scipy.special import digamma
 import pymc_ebm
 from pymc_ebm.evaluation.quadrature import grid_density
 from pymc_ebm.step_methods import StudentTGibbs, StudentTKernel
+from pymc_ebm.step_methods.student_t_gibbs import CHOLESKY_MIN_DIM, _draw_by_qr
 
 Z = 4.0  # |z| threshold of each MCSE check (at most 8 per test)
 KS_LEVEL = 1e-4  # p-value below which a KS test fails (one or two per test)
@@ -153,3 +154,52 @@ def test_kernel_refuses_bad_sweeps_and_energies():
         kernel.sweep(np.zeros((2, 2)), np.random.default_rng(0), n_sweeps=0)
     with pytest.raises(TypeError, match="StudentT"):
         StudentTKernel(pymc_ebm.Gaussian(np.zeros((1, 2)), np.ones((1, 2))))
+
+
+# -- v | u through the Cholesky factor (dimension >= CHOLESKY_MIN_DIM) and through QR -------
+
+
+def _draws_given_precisions(dim, through_qr, n=4000, seed=0):
+    """``n`` draws of ``v | u`` for one fixed ``u``, and the precision ``P = Wᵀ diag(u) W``.
+
+    ``W`` and ``u`` depend on ``dim`` only; the draws on ``seed``.
+    """
+    problem = np.random.default_rng(dim)
+    W = problem.standard_normal((3 * dim, dim))
+    u = problem.gamma(2.0, 1.0, size=3 * dim)
+    rng = np.random.default_rng(seed)
+    kernel = StudentTKernel(pymc_ebm.StudentT(W=W, alpha=np.full(3 * dim, 2.0)))
+    if through_qr:
+        z = rng.standard_normal((n, dim))
+        v = _draw_by_qr(np.sqrt(np.tile(u, (n, 1))), W, z)
+    else:
+        v = kernel.sample_visible(np.tile(u, (n, 1)), rng)
+    return v, (W.T * u) @ W
+
+
+@pytest.mark.parametrize("through_qr", [False, True], ids=["cholesky", "qr"])
+def test_visibles_given_precisions_have_the_exact_gaussian_law(through_qr):
+    """Whitened by the precision, the draws are N(0, I): the quadratic form is χ²(dim)."""
+    dim = 2 * CHOLESKY_MIN_DIM
+    v, precision = _draws_given_precisions(dim, through_qr)
+    assert v.shape == (4000, dim)
+    white = v @ np.linalg.cholesky(precision)  # (Lᵀ v) per row, P = L Lᵀ
+    quadratic = np.sum(white**2, axis=1)
+    assert stats.kstest(quadratic, stats.chi2(dim).cdf).pvalue > KS_LEVEL
+    # every whitened coordinate has mean 0 (Bonferroni over the dim coordinates)
+    z_max = stats.norm.isf(stats.norm.sf(Z) / dim)
+    assert np.max(np.abs(white.mean(axis=0))) * np.sqrt(len(v)) < z_max
+
+
+def test_cholesky_and_qr_draws_agree_and_a_singular_row_is_refused():
+    dim = CHOLESKY_MIN_DIM
+    chol, _ = _draws_given_precisions(dim, through_qr=False, seed=1)
+    qr, _ = _draws_given_precisions(dim, through_qr=True, seed=2)  # independent draws
+    # the same law: per coordinate, the same mean and spread (two-sample KS, Bonferroni)
+    p = min(stats.ks_2samp(chol[:, d], qr[:, d]).pvalue for d in range(dim))
+    assert p > KS_LEVEL / dim
+    kernel = StudentTKernel(pymc_ebm.StudentT(W=np.eye(dim), alpha=np.full(dim, 2.0)))
+    u = np.ones((3, dim))
+    u[1, 0] = 0.0  # the other filters do not span the space: P is singular
+    with pytest.raises(np.linalg.LinAlgError):
+        kernel.sample_visible(u, np.random.default_rng(0))
