@@ -203,3 +203,22 @@ def test_cholesky_and_qr_draws_agree_and_a_singular_row_is_refused():
     u[1, 0] = 0.0  # the other filters do not span the space: P is singular
     with pytest.raises(np.linalg.LinAlgError):
         kernel.sample_visible(u, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("method", "value", "message"),
+    [
+        ("sample_visible", np.ones((3, 7)), r"u must have shape \(n, 20\), got shape \(3, 7\)"),
+        ("sample_visible", np.ones(20), r"u must have shape \(n, 20\), got shape \(20,\)"),
+        ("sample_visible", np.full((3, 20), np.nan), "u must be finite and non-negative"),
+        ("sample_visible", -np.ones((3, 20)), "u must be finite and non-negative"),
+        ("sample_precisions", np.ones((3, 4)), r"v must have shape \(n, 10\), got shape \(3, 4\)"),
+    ],
+)
+def test_kernel_refuses_inputs_of_the_wrong_shape_or_sign(method, value, message):
+    rng = np.random.default_rng(0)
+    kernel = StudentTKernel(
+        pymc_ebm.StudentT(W=rng.standard_normal((20, 10)), alpha=np.full(20, 2.0))
+    )
+    with pytest.raises(ValueError, match=message):
+        getattr(kernel, method)(value, rng)

@@ -118,7 +118,10 @@ class StudentTKernel:
         ndarray, shape (n, n_experts)
         """
         W, alpha = self._values()
-        s = np.asarray(v, dtype=float) @ W.T
+        v = np.asarray(v, dtype=float)
+        if v.ndim != 2 or v.shape[1] != W.shape[1]:
+            raise ValueError(f"v must have shape (n, {W.shape[1]}), got shape {v.shape}")
+        s = v @ W.T
         shape = np.broadcast_to(alpha, s.shape)
         return rng.standard_gamma(shape) / (1.0 + 0.5 * s**2)
 
@@ -147,12 +150,19 @@ class StudentTKernel:
 
         Raises
         ------
+        ValueError
+            When ``u`` has the wrong shape, or an entry that is negative or not finite.
         numpy.linalg.LinAlgError
             When a row's precision is singular (an auxiliary precision
             underflowed to 0 and the rest do not span the space).
         """
         W, _ = self._values()
-        root_u = np.sqrt(np.asarray(u, dtype=float))
+        u = np.asarray(u, dtype=float)
+        if u.ndim != 2 or u.shape[1] != W.shape[0]:
+            raise ValueError(f"u must have shape (n, {W.shape[0]}), got shape {u.shape}")
+        if not np.all(u >= 0) or not np.all(np.isfinite(u)):  # NaN fails the first
+            raise ValueError("u must be finite and non-negative (auxiliary precisions)")
+        root_u = np.sqrt(u)
         z = rng.standard_normal((root_u.shape[0], W.shape[1]))
         if W.shape[1] < CHOLESKY_MIN_DIM:
             return _draw_by_qr(root_u, W, z)
