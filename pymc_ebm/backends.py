@@ -34,6 +34,8 @@ import pytensor
 from pytensor.compile.mode import Mode, predefined_modes, register_mode
 from pytensor.link.jax.linker import JAXLinker
 
+from pymc_ebm import compile_cache
+
 __all__ = [
     "BACKENDS",
     "as_numpy_values",
@@ -171,9 +173,14 @@ def compile_kwargs(kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def function(
-    inputs: Sequence[Any], outputs: Any, **kwargs: Any
-) -> pytensor.compile.function.types.Function:
+    inputs: Sequence[Any], outputs: Any, *, compiler: str = "pytensor", **kwargs: Any
+) -> pytensor.compile.Function:
     """``pytensor.function(inputs, outputs, **kwargs)`` in the backend's mode.
+
+    Compiled once per graph structure (:mod:`pymc_ebm.compile_cache`): a
+    graph that differs from an earlier one only in the values of its shared
+    variables gets a copy of that function, reading its own variables.
+    ``compiler="pymc"`` compiles with ``pymc.compile`` instead.
 
     Examples
     --------
@@ -183,7 +190,7 @@ def function(
     >>> float(function([x], (x**2).sum())([1.0, 2.0]))
     5.0
     """
-    return pytensor.function(inputs, outputs, **compile_kwargs(kwargs))
+    return compile_cache.function(inputs, outputs, compiler=compiler, **compile_kwargs(kwargs))
 
 
 def as_numpy_values(shared: Sequence[Any]) -> None:

@@ -124,7 +124,7 @@ class BoxJump(UntunedStep, ModelFreeCopy, BlockedStep):
     def _energies(self, x: np.ndarray) -> np.ndarray:
         if self._energy_fn is None:
             v = pt.matrix("v", dtype=pytensor.config.floatX)
-            self._energy_fn = pytensor.function([v], self.energy.energy(v), **self.compile_kwargs)
+            self._energy_fn = backends.function([v], self.energy.energy(v), **self.compile_kwargs)
             self._energy_fn.trust_input = True
         return self._energy_fn(np.asarray(x, dtype=pytensor.config.floatX))
 

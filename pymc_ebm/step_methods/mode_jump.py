@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.util import get_random_generator, get_value_vars_from_user_vars
@@ -159,7 +158,7 @@ class ModeJump(UntunedStep, ModelFreeCopy, BlockedStep):
     def _logp_and_grad(self, x: np.ndarray, others: dict | None = None) -> tuple:
         """Per-row log density ``(n_rows,)`` and its gradient ``(n_rows, width)``."""
         if self._logp_fn is None:
-            self._logp_fn = pytensor.function(*self._graph, **self._compile_kwargs)
+            self._logp_fn = backends.function(*self._graph, **self._compile_kwargs)
         values = others or self._others
         args = [x if v.name == self.value_name else values[v.name] for v in self._inputs]
         logp, grad = self._logp_fn(*args)

@@ -24,7 +24,6 @@ import pytensor
 import pytensor.tensor as pt
 from pymc.blocking import PointType, StatsType
 from pymc.model import modelcontext
-from pymc.pytensorf import compile as pm_compile
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.step_methods.state import WithSamplingState, dataclass_state
 from pymc.step_methods.step_sizes import StepSizeState
@@ -396,10 +395,11 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         # Under JAX with several devices, the rows (independent chains) are split across them.
         self._shard_rows = per_row and backends.uses_jax(compile_kwargs)
         with model:
-            self._fn = pm_compile(
+            self._fn = backends.function(
                 [*q_in, *extra, *p_in, uniforms, step_size_in, *inv_mass_in],
                 [*end.position, stats],
                 on_unused_input="ignore",
+                compiler="pymc",
                 **compile_kwargs,
             )
         self._fn.trust_input = True

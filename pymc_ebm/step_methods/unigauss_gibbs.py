@@ -196,7 +196,7 @@ class UniGaussKernel:
         """
         if self._prob_fn is None:
             x = pt.matrix("v", dtype=pytensor.config.floatX)
-            self._prob_fn = pytensor.function(
+            self._prob_fn = backends.function(
                 [x], pt.sigmoid(self.energy.hidden_logits(x)), **self.compile_kwargs
             )
             self._prob_fn.trust_input = True
@@ -206,7 +206,7 @@ class UniGaussKernel:
         """Free energy ``F(v)`` of each row, shape ``(n,)`` (``+inf`` outside the box)."""
         if self._free_energy_fn is None:
             x = pt.matrix("v", dtype=pytensor.config.floatX)
-            self._free_energy_fn = pytensor.function(
+            self._free_energy_fn = backends.function(
                 [x], self.energy.energy(x), **self.compile_kwargs
             )
             self._free_energy_fn.trust_input = True

@@ -335,7 +335,7 @@ class Trainer:
         )
         self._n_checked = len(outputs)
         self._has_spread = spread_of is not None
-        self._update = pytensor.function(
+        self._update = backends.function(
             [*inputs, limits] if monitor is not None else inputs,
             [e_data, e_model, *extra, *outputs, finite, grad_norm],
             updates=guarded,
