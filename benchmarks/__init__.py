@@ -16,6 +16,7 @@ BENCHMARKS = (
     "student_t_gibbs",
     "hmc_small",
     "mass_adaptation",
+    "step_size_search",
     "ais",
     "jax_backend",
 )

@@ -196,6 +196,7 @@ def make_trainer(
     settings: StudySettings,
     learning_rate: float | None = None,
     random_seed: int | None = None,
+    step_kwargs: dict[str, Any] | None = None,
 ) -> ContrastiveDivergence:
     """The study's trainer: CD with the HMC shortcut, as ``settings`` say.
 
@@ -204,6 +205,8 @@ def make_trainer(
     of ``settings.batch_size``, ``settings.optimizer`` at ``learning_rate``
     (default ``settings.learning_rate``), weight decay on the filters. Build
     it under ``pytensor.config.change_flags(floatX=settings.dtype)``.
+    ``step_kwargs`` adds to (or overrides) the
+    :class:`~pymc_ebm.ShortRunHMC` arguments.
     """
     return ContrastiveDivergence(
         energy,
@@ -218,6 +221,7 @@ def make_trainer(
             "n_steps": settings.n_steps,
             "step_size": settings.step_size,
             "adapt_mass": False,
+            **(step_kwargs or {}),
         },
         random_seed=settings.seed if random_seed is None else random_seed,
     )

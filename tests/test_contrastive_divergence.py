@@ -4,6 +4,7 @@ import pytest
 from pymc.step_methods.step_sizes import DualAverageAdaptation
 
 import pymc_ebm
+from pymc_ebm.step_methods.step_size import WarmDualAverageAdaptation
 from pymc_ebm.training import SGD, Adam, ContrastiveDivergence, NonFiniteUpdateError
 from pymc_ebm.training.optimizers import make_optimizer
 
@@ -250,7 +251,8 @@ def test_partial_fit_checks_batch_rows(clusters):
         cd.partial_fit(clusters[:10])
 
 
-def test_hmc_negative_phase_records_acceptance_and_step_size():
+@pytest.mark.parametrize("find_step_size", [True, False])
+def test_hmc_negative_phase_records_acceptance_and_step_size(find_step_size):
     X = pymc_ebm.datasets.four_squares(n=200, random_seed=0)
     net = pymc_ebm.MLPEnergy(2, hidden=(6,), box=(-2.0, 2.0), random_seed=0)
     cd = ContrastiveDivergence(
@@ -259,23 +261,29 @@ def test_hmc_negative_phase_records_acceptance_and_step_size():
         batch_size=50,
         learning_rate=0.01,
         optimizer="adam",
-        step_kwargs={"n_steps": 6, "step_size": 0.2},
+        step_kwargs={"n_steps": 6, "step_size": 0.2, "find_step_size": find_step_size},
         random_seed=0,
     )
     history = cd.fit(X, n_updates=30, progressbar=False)
     accept = history["stat_accept"].values
     assert np.all((accept >= 0) & (accept <= 1))
-    _check_dual_averaging(history, initial_step=0.2, target=0.65)
+    _check_dual_averaging(history, initial_step=0.2, target=0.65, warm=find_step_size)
 
 
-def _check_dual_averaging(history, initial_step, target):
+def _check_dual_averaging(history, initial_step, target, warm=True):
     """The recorded step sizes follow PyMC's dual averaging (ShortRunHMC's settings) on the
     recorded acceptances, update after update: one step method keeps adapting across the
-    trainer's updates."""
-    adapt = DualAverageAdaptation(initial_step, target, gamma=0.05, k=0.75, t0=10.0)
-    for step_size, accept in zip(
-        history["stat_step_size"].values, history["stat_accept"].values, strict=True
-    ):
+    trainer's updates. Warm (``find_step_size=True``, the default): the first step size is
+    the searched one (``initial_step`` doubled or halved) and the averaging is shrunk
+    towards it; otherwise it starts at ``initial_step``, shrunk towards 10 times it."""
+    step_sizes = history["stat_step_size"].values
+    if warm:
+        doublings = np.log2(step_sizes[0] / initial_step)
+        assert doublings == pytest.approx(round(doublings), abs=1e-9)
+        initial_step = step_sizes[0]
+    cls = WarmDualAverageAdaptation if warm else DualAverageAdaptation
+    adapt = cls(initial_step, target, gamma=0.05, k=0.75, t0=10.0)
+    for step_size, accept in zip(step_sizes, history["stat_accept"].values, strict=True):
         assert step_size == pytest.approx(float(adapt.current(True)), rel=1e-12)
         adapt.update(accept, True)
     assert history["stat_step_size"].values[-1] != initial_step

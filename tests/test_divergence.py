@@ -65,9 +65,15 @@ FAMILIES = {
 }
 
 
-def trainer(family, learning_rate, **kwargs):
-    """A fresh trainer and its energy, and the state after each update it records."""
+def trainer(family, learning_rate, find_step_size=True, **kwargs):
+    """A fresh trainer and its energy, and the state after each update it records.
+
+    ``find_step_size=False``: ShortRunHMC's dual averaging without the step-size search
+    (the sampler of the reported runs these scenarios replay).
+    """
     build, data, settings = FAMILIES[family]
+    if "step_kwargs" in settings:
+        settings = {**settings, "step_kwargs": {**HMC, "find_step_size": find_step_size}}
     energy = build()
     cd = ContrastiveDivergence(
         energy, batch_size=50, learning_rate=learning_rate, random_seed=0, **settings, **kwargs
@@ -119,7 +125,7 @@ def test_a_later_divergence_keeps_the_updates_before_it():
 
     With ``on_divergence="warn"``, ``fit`` stops with the error's message as a warning.
     """
-    cd, energy, snapshots, fit = trainer("gaussian-sgd", 3.0)
+    cd, energy, snapshots, fit = trainer("gaussian-sgd", 3.0, find_step_size=False)
     with pytest.warns(RuntimeWarning, match="training diverged at update [1-9]"):
         fit(50, on_divergence="warn")
     assert 0 < cd.history.sizes["update"] < 50
@@ -148,7 +154,9 @@ def test_maximum_likelihood_has_the_same_checks():
 
 def test_the_checks_can_be_switched_off():
     """Without them the Gaussian runs to the end at the degenerate point of the report."""
-    cd, energy, _, fit = trainer("gaussian-sgd", DIVERGING_RATE, divergence_check=None)
+    cd, energy, _, fit = trainer(
+        "gaussian-sgd", DIVERGING_RATE, find_step_size=False, divergence_check=None
+    )
     assert fit(20).sizes["update"] == 20
     assert np.abs(energy.log_sigma.get_value()).max() > 50
 

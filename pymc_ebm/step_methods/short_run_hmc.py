@@ -49,7 +49,7 @@ from pymc_ebm.step_methods.mass_adaptation import (
     narrowest_width,
     split,
 )
-from pymc_ebm.step_methods.step_size import dual_averaging
+from pymc_ebm.step_methods.step_size import dual_averaging, search_step_size
 
 __all__ = ["ShortRunHMC"]
 
@@ -61,6 +61,7 @@ class ShortRunHMCState(StepMethodState):
     step_adapt: StepSizeState
     mass_adapt: DiagMassState
     tune: bool
+    step_size_search_pending: bool
     n_steps: int = field(metadata={"frozen": True})
     renew_momentum: int | None = field(metadata={"frozen": True})
 
@@ -158,6 +159,13 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     adapt_mass : bool, optional
         Whether to adapt ``M⁻¹`` while tuning. Default: yes unless ``scaling``
         or a ``QuadPotentialDiag`` is given.
+    find_step_size : bool, default True
+        On the first tuning draw of a chain, search for the starting ``ε``
+        (:func:`~pymc_ebm.step_methods.step_size.search_step_size`: draws
+        from the current point at doubled or halved ``step_size``, kept
+        for their acceptance only) and start dual averaging from it,
+        shrunk towards it instead of ``10 ε``. ``False``: PyMC's dual
+        averaging from ``step_size``.
 
     Attributes
     ----------
@@ -244,9 +252,12 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         is_cov: bool = False,
         potential: Any = None,
         adapt_mass: bool | None = None,
+        find_step_size: bool = True,
     ) -> None:
         if per_row not in (None, True, False):
             raise ValueError(f"per_row must be None, True or False, got {per_row!r}")
+        if not isinstance(find_step_size, bool | np.bool_):
+            raise TypeError(f"find_step_size must be True or False, got {find_step_size!r}")
         n_steps, step_size, target_accept, steps_per_traj, step_jitter = _check_args(
             n_steps, step_size, target_accept, renew_momentum, step_jitter
         )
@@ -272,7 +283,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         self.target_accept = target_accept
         self.step_jitter = step_jitter
         self._initial_step_size = step_size
+        self.find_step_size = bool(find_step_size)
         self.step_adapt = dual_averaging(step_size, target_accept)
+        self.step_size_search_pending = self.find_step_size
         self._mass_inputs: list[np.ndarray] | None = None
         self._cached_step_sizes: tuple[bool, float, float] | None = None
         self.tune = True
@@ -413,16 +426,10 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
     def step(self, point: PointType) -> tuple[PointType, StatsType]:
         """Draw new values of the block's variables (one compiled call); return point and stats."""
         tune = bool(self.tune)
+        if tune and self.step_size_search_pending:
+            self._search_step_size(point)
         step_size, step_size_bar = self._step_sizes(tune)
-        rng = self.rng
-        inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
-        momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
-        if self._shard_rows:
-            n = len(self._var_names)
-            inputs[:n] = [backends.shard_rows(x, local=True) for x in inputs[:n]]
-            momenta = [backends.shard_rows(p, axis=1, local=True) for p in momenta]
-        inputs += momenta
-        inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
+        inputs = self._draw_inputs(point)
         inputs.append(np.asarray(step_size, dtype=self._floatx))
         inputs += self._inverse_mass_inputs()
         *values, stats = self._fn(*inputs)
@@ -450,6 +457,41 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
                 "model_logp": model_logp,
             }
         ]
+
+    def _draw_inputs(self, point: PointType) -> list[np.ndarray]:
+        """Positions, momenta and uniforms of a draw from ``point`` (all but ε and the mass)."""
+        rng = self.rng
+        inputs = [np.asarray(point[name], dtype=dtype) for name, dtype in self._input_dtypes]
+        momenta = [rng.standard_normal(shape, dtype=dtype) for shape, dtype in self._momenta]
+        if self._shard_rows:
+            n = len(self._var_names)
+            inputs[:n] = [backends.shard_rows(x, local=True) for x in inputs[:n]]
+            momenta = [backends.shard_rows(p, axis=1, local=True) for p in momenta]
+        inputs += momenta
+        inputs.append(rng.random(self._uniforms_shape, dtype=self._floatx))
+        return inputs
+
+    def _search_step_size(self, point: PointType) -> None:
+        """Restart dual averaging (warm) from a step size searched at ``point``.
+
+        Each candidate is one draw of the compiled function from ``point``,
+        with the same momenta and uniforms (from the step's generator), read
+        for its mean acceptance probability over the rows and thrown away:
+        the chain's next draw is an ordinary one at the found step size.
+        """
+        inputs = self._draw_inputs(point)
+        mass = self._inverse_mass_inputs()
+        n_values = len(self._var_names)
+
+        def accept_rate(step_size: float) -> float:
+            out = self._fn(*inputs, np.asarray(step_size, dtype=self._floatx), *mass)
+            return float(np.asarray(out[n_values])[0])
+
+        start = self.step_adapt.current(True)
+        found = search_step_size(accept_rate, start, self.target_accept)
+        self.step_adapt = dual_averaging(found, self.target_accept, warm=True)
+        self.step_size_search_pending = False
+        self._cached_step_sizes = None
 
     @property
     def inv_mass(self) -> np.ndarray:
@@ -519,8 +561,9 @@ class ShortRunHMC(ModelFreeCopy, BlockedStep):
         self.tune = tune > 0
 
     def reset_tuning(self) -> None:
-        """Restart the adaptation from the initial step size and inverse mass."""
+        """Restart the adaptation from the initial step size and inverse mass; search again."""
         self.step_adapt = dual_averaging(self._initial_step_size, self.target_accept)
+        self.step_size_search_pending = self.find_step_size
         self.mass_adapt.reset()
         self._mass_inputs = None
         self._cached_step_sizes = None

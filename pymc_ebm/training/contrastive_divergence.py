@@ -68,7 +68,9 @@ class ContrastiveDivergence(Trainer):
     persistent : bool, default False
         Keep the negative chains between updates (PCD).
     step_kwargs : dict, optional
-        Passed to the step method (e.g. ``n_steps``, ``step_size``).
+        Passed to the step method (e.g. ``n_steps``, ``step_size``;
+        ``find_step_size=False`` for ShortRunHMC's dual averaging without
+        the step-size search of the first update).
     random_seed : int, optional
         Seeds minibatch order and the step method.
     fast_path : bool, default True
