@@ -123,6 +123,13 @@ them alike) and repeated; times are medians over the repeats, with [min – max]
 The machine below is shared, so absolute times move a lot from run to run;
 the ratios much less.
 
+`python -m benchmarks --device gpu` runs only the `device` benchmark (the
+768-expert PoT draw at batch 100 and 10 000, a CD update and AIS, JAX backend
+against PyTorch, float32) on a GPU, and exits with status 2 at once where
+neither JAX nor PyTorch sees one; `python -m benchmarks --device cpu` runs it
+on the CPU (`--quick`: small sizes, seconds). The plain run leaves it out.
+No GPU was available when it was written: its section below is a CPU run.
+
 Every implementation uses the same number of threads ({threads}; `--threads`). On a
 small shared machine, multi-threaded BLAS can be far slower than one thread (its
 threads wait for each other while other processes hold the cores), so one thread

@@ -368,7 +368,15 @@ def run(quick: bool = False, device: str = "cpu") -> Result:
     if who.jax is not None:
         import jax
 
-        res.notes.append(f"JAX {jax.__version__}, devices {[str(d) for d in jax.devices()]}.")
+        res.notes.append(
+            f"JAX {jax.__version__}, devices {[str(d) for d in jax.devices()]}"
+            + (
+                "; on a CPU, JAX's own threads are not limited by `--threads` (PyTorch's and "
+                "the default backend's are)."
+                if device == "cpu"
+                else "."
+            )
+        )
     if who.torch is not None:
         import torch
 

@@ -58,9 +58,8 @@ def test_device_cpu_quick_checks_and_times_jax(python_m, tmp_path: Path) -> None
     section = _quick_cpu(python_m, tmp_path)
     assert re.search(r"^\| draw, batch 200: JAX \(cpu:0\) \| [\d.]+ [µm]?s \|", section, re.M)
     assert "| draw, batch 200: rows of JAX equal to NumPy (host)'s | 100%" in section
-    assert re.search(
-        r"^\| AIS: \|log Z JAX − log Z default\| / combined se \|.*\*\*pass", section, re.M
-    )
+    (ais,) = [line for line in section.splitlines() if "log Z JAX − log Z default" in line]
+    assert "**pass**" in ais
     if HAS_TORCH:
         assert "| draw, batch 200: rows of JAX equal to PyTorch's |" in section
         assert "CD update (JAX): check, PyTorch update vs `partial_fit`" in section
