@@ -5,7 +5,9 @@ the other sections of an existing report are kept), ``--threads N`` (BLAS,
 OpenMP and PyTorch threads for every implementation, default 1),
 ``--output PATH`` (default ``docs/benchmarks.md``), ``--strict`` (exit with
 status 1 when a full-size target is missed; by default a run that completes
-reports its misses and exits 0).
+reports its misses and exits 0), ``--device gpu|cpu`` (run only the device
+benchmark, ``benchmarks/device.py``, on that device; ``gpu`` exits with
+status 2 at once where neither JAX nor PyTorch sees a GPU).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, DEVICE_BENCHMARK
+
+SECTIONS = (*BENCHMARKS, DEVICE_BENCHMARK)
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<!-- bench:{} -->"
@@ -42,6 +46,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="threads for BLAS/OpenMP/PyTorch in every implementation (default 1)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--device",
+        choices=("gpu", "cpu"),
+        help="run only the device benchmark (JAX backend and PyTorch, float32) on this device",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -114,6 +123,13 @@ them alike) and repeated; times are medians over the repeats, with [min – max]
 The machine below is shared, so absolute times move a lot from run to run;
 the ratios much less.
 
+`python -m benchmarks --device gpu` runs only the `device` benchmark (the
+768-expert PoT draw at batch 100 and 10 000, a CD update and AIS, JAX backend
+against PyTorch, float32) on a GPU, and exits with status 2 at once where
+neither JAX nor PyTorch sees one; `python -m benchmarks --device cpu` runs it
+on the CPU (`--quick`: small sizes, seconds). The plain run leaves it out.
+No GPU was available when it was written: its section below is a CPU run.
+
 Every implementation uses the same number of threads ({threads}; `--threads`). On a
 small shared machine, multi-threaded BLAS can be far slower than one thread (its
 threads wait for each other while other processes hold the cores), so one thread
@@ -133,7 +149,7 @@ for every implementation (ShortRunHMC 762 ms, matrix-product floor 774 ms, again
 def _merge(path: Path, header: str, sections: dict[str, str]) -> str:
     old = path.read_text() if path.exists() else ""
     kept = {}
-    for name in BENCHMARKS:
+    for name in SECTIONS:
         m = re.search(
             re.escape(START.format(name)) + r".*?" + re.escape(END.format(name)), old, re.S
         )
@@ -141,14 +157,14 @@ def _merge(path: Path, header: str, sections: dict[str, str]) -> str:
             kept[name] = m.group(0)
     kept.update(sections)
     summary = ["## Summary", "", "| benchmark | target | result |", "|---|---|---|"]
-    for name in BENCHMARKS:
+    for name in SECTIONS:
         if name not in kept:
             continue
         for line in kept[name].splitlines():
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip("|"))]
             if len(cells) == 5 and cells[3].startswith(("**pass**", "**FAIL**", "skipped")):
                 summary.append(f"| `{name}` | {cells[0]}: {cells[1]} ({cells[2]}) | {cells[3]} |")
-    body = "\n\n".join(kept[name] for name in BENCHMARKS if name in kept)
+    body = "\n\n".join(kept[name] for name in SECTIONS if name in kept)
     return header + "\n" + "\n".join(summary) + "\n\n" + body + "\n"
 
 
@@ -160,6 +176,15 @@ def _benchmark(name: str):
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _limit_threads_early(args.threads)
+    if args.device == "cpu":
+        os.environ["JAX_PLATFORMS"] = "cpu"  # before JAX is imported: the CPU even beside a GPU
+    if args.device == "gpu":
+        from benchmarks.device import gpu_refusal
+
+        refusal = gpu_refusal()
+        if refusal is not None:
+            print(f"python -m benchmarks --device gpu: {refusal}", file=sys.stderr)
+            return 2
     # load every native library first, then limit whatever pools they opened
     import numpy  # noqa: F401
     import pymc  # noqa: F401
@@ -173,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from benchmarks._common import Threads, load_average, machine_facts, thread_pools
 
-    names = args.only or list(BENCHMARKS)
+    names = [DEVICE_BENCHMARK] if args.device else args.only or list(BENCHMARKS)
     sections: dict[str, str] = {}
     missed: list[str] = []
     with Threads(args.threads):
@@ -185,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             before = load_average()
             started = time.perf_counter()
             kwargs = {"threads": args.threads} if name == "pot_hmc" else {}
+            if name == DEVICE_BENCHMARK:
+                kwargs = {"device": args.device}
             res = module.run(quick=args.quick, **kwargs)
             res.seconds = time.perf_counter() - started
             res.load_before, res.load_after, res.quick = before, load_average(), args.quick

@@ -69,28 +69,38 @@ def make_trainer(energy, settings: natural_images.StudySettings):
 
 
 class TorchCD:
-    """The same CD update in PyTorch (CPU), gradients by autograd.
+    """The same CD update in PyTorch, gradients by autograd, on ``device`` ("cpu" or "cuda").
 
     Parameters ``W`` (n_experts, dim) and ``log_alpha`` (n_experts,), their
     momentum velocities, and the settings of the trainer. ``step_size`` is
     fixed (the tuned value of ours when the reference starts); the draw's
-    step size is jittered like ShortRunHMC's.
+    step size is jittered like ShortRunHMC's. The parameters stay on the
+    device; each update copies its batch, momenta and uniforms there.
     """
 
-    def __init__(self, params, velocities, decayed, settings, jitter, step_size, seed) -> None:
+    def __init__(
+        self, params, velocities, decayed, settings, jitter, step_size, seed, device="cpu"
+    ) -> None:
         import torch
 
         self.torch = torch
+        self.device = device
         self.np_dtype = np.dtype(settings.dtype).type
         self.dtype = {"float64": torch.float64, "float32": torch.float32}[settings.dtype]
-        self.params = [torch.tensor(np.asarray(p), dtype=self.dtype) for p in params]
-        self.velocities = [torch.tensor(np.asarray(u), dtype=self.dtype) for u in velocities]
+        self.params = self.tensors(params)
+        self.velocities = self.tensors(velocities)
         self.lr, self.momentum = settings.learning_rate, settings.momentum
         self.decay = [settings.weight_decay if d else 0.0 for d in decayed]
         self.n_steps = settings.n_steps
         self.jitter = jitter
         self.step_size = step_size
         self.rng = np.random.default_rng(seed)
+
+    def tensors(self, arrays) -> list:
+        """NumPy arrays as tensors of the update's dtype on its device."""
+        return [
+            self.torch.tensor(np.asarray(a), dtype=self.dtype, device=self.device) for a in arrays
+        ]
 
     def energy(self, v, W, log_alpha):
         """Per-row energy ``Σ_j α_j log(1 + ½ (w_j · v)²)``, shape (n,)."""
@@ -109,8 +119,8 @@ class TorchCD:
         eps32 = dt(step_size) * (dt(1.0) + dt(self.jitter) * (dt(2.0) * uniforms[0, 0] - dt(1.0)))
         eps = float(eps32)
         half = 0.5 * eps
-        log_u = torch.from_numpy(np.log(uniforms[0, 1:]))
-        p0 = torch.from_numpy(p0)
+        log_u = torch.from_numpy(np.log(uniforms[0, 1:])).to(self.device)
+        p0 = torch.from_numpy(p0).to(self.device)
         u0, g = self._energy_and_grad(q0)
         with torch.no_grad():
             p = p0.clone()
@@ -136,7 +146,7 @@ class TorchCD:
             p0 = self.rng.standard_normal((1, *batch.shape), dtype=dt)[0]
             uniforms = self.rng.random((1, batch.shape[0] + 1), dtype=dt)
             step_size = self.step_size
-        data = torch.from_numpy(np.asarray(batch, dtype=dt))
+        data = torch.from_numpy(np.asarray(batch, dtype=dt)).to(self.device)
         negatives, accept = self.negatives(data, p0, uniforms, step_size)
         params = [p.detach().requires_grad_(True) for p in self.params]
         loss = self.energy(data, *params).mean() - self.energy(negatives, *params).mean()
@@ -164,8 +174,11 @@ def _state(cd) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return params, velocities
 
 
-def _check(cd, settings, batch, res: Result):
-    """One update of ours from a snapshot, replayed in PyTorch; returns the reference."""
+def _check(cd, settings, batch, res: Result, device: str = "cpu", label: str = ""):
+    """One update of ours from a snapshot, replayed in PyTorch on ``device``; returns it.
+
+    ``label`` names ours in the row (default: the dtype).
+    """
     step = cd.negative_phase.step
     params, velocities = _state(cd)
     recorder = RecordingRNG(11)
@@ -178,10 +191,17 @@ def _check(cd, settings, batch, res: Result):
     uniforms = recorder.calls[names.index("random")][1]
     decayed = [name in cd.energy.decayed_params for name in cd.energy.param_names]
     ref = TorchCD(
-        params, velocities, decayed, settings, step.step_jitter, record["stat_step_size"], 13
+        params,
+        velocities,
+        decayed,
+        settings,
+        step.step_jitter,
+        record["stat_step_size"],
+        13,
+        device=device,
     )
     accepted = ref.update(batch, p0, uniforms, record["stat_step_size"])
-    theirs = [p.numpy() for p in ref.params]
+    theirs = [p.cpu().numpy() for p in ref.params]
     errors = [
         float(np.max(np.abs((t - p0_) - (o - p0_))) / np.max(np.abs(o - p0_)))
         for t, o, p0_ in zip(theirs, ours, params, strict=True)
@@ -194,8 +214,8 @@ def _check(cd, settings, batch, res: Result):
         + f" (tolerance {tol:g}); accepted {record['stat_accepted']:.0%} / {accepted:.0%}"
     )
     res.row(
-        f"{settings.dtype}: check, PyTorch update vs `partial_fit` (same start, momenta, "
-        "uniforms)",
+        f"{label or settings.dtype}: check, PyTorch update vs `partial_fit` (same start, "
+        "momenta, uniforms)",
         text,
         "max |Δθ_torch − Δθ_ours| / max |Δθ_ours| per parameter; accepted share ours / torch",
     )
@@ -206,8 +226,8 @@ def _check(cd, settings, batch, res: Result):
     ):
         raise AssertionError(f"PyTorch CD update differs from partial_fit: {text}")
     # the reference goes on from ours' new state (same parameters, same velocities)
-    ref.params = [ref.torch.tensor(p) for p in ours]
-    ref.velocities = [ref.torch.tensor(u) for u in _state(cd)[1]]
+    ref.params = ref.tensors(ours)
+    ref.velocities = ref.tensors(_state(cd)[1])
     ref.step_size = record["stat_step_size"]
     return ref
 

@@ -123,15 +123,20 @@ class NumpyDraw:
 
 
 class TorchDraw:
-    """The same draw in PyTorch on the CPU, gradients by autograd."""
+    """The same draw in PyTorch, gradients by autograd, on ``device`` ("cpu" or "cuda").
 
-    def __init__(self, W, alpha, n_steps, step_size, dtype, seed) -> None:
+    Inputs and outputs are NumPy arrays on the host (copied to and from the
+    device once per draw), as for ShortRunHMC.
+    """
+
+    def __init__(self, W, alpha, n_steps, step_size, dtype, seed, device="cpu") -> None:
         import torch
 
         self.torch = torch
+        self.device = device
         tdtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
-        self.W = torch.tensor(W, dtype=tdtype)
-        self.alpha = torch.tensor(alpha, dtype=tdtype)
+        self.W = torch.tensor(W, dtype=tdtype, device=device)
+        self.alpha = torch.tensor(alpha, dtype=tdtype, device=device)
         self.prec = 1.0 / GAUSS_SD**2
         self.n_steps = n_steps
         self.eps = float(np.asarray(step_size, dtype=dtype))
@@ -156,8 +161,8 @@ class TorchDraw:
         if p0 is None:
             p0 = self.rng.standard_normal((1, *q0_np.shape), dtype=dt)[0]
             log_u = -self.rng.standard_exponential((1, q0_np.shape[0]), dtype=dt)[0]
-        p0, log_u = torch.from_numpy(p0), torch.from_numpy(log_u)
-        q0 = torch.from_numpy(q0_np)
+        p0, log_u = (torch.from_numpy(x).to(self.device) for x in (p0, log_u))
+        q0 = torch.from_numpy(q0_np).to(self.device)
         eps, half = self.eps, 0.5 * self.eps
         u0, g = self.potential_and_grad(q0)
         with torch.no_grad():
@@ -175,7 +180,7 @@ class TorchDraw:
             delta = torch.where(finite, delta, torch.full_like(delta, np.inf))
             accept = log_u < -delta
             new = torch.where(accept[:, None], q, q0)
-        return new.numpy(), torch.exp(torch.clamp(-delta, max=0.0)).numpy()
+        return new.cpu().numpy(), torch.exp(torch.clamp(-delta, max=0.0)).cpu().numpy()
 
 
 def _floor(W, alpha, start, n_steps, dtype):

@@ -61,6 +61,11 @@ class NumPyJAXLinker(JAXLinker):
     split across processes come back as this process's own).
     """
 
+    def fgraph_convert(self, *args: Any, **kwargs: Any) -> Any:
+        """PyTensor's conversion, with reductions that keep their declared output dtype."""
+        _reductions_in_output_dtype()
+        return super().fgraph_convert(*args, **kwargs)
+
     def jit_compile(self, fn: Any) -> Any:
         """JIT-compile ``fn`` with JAX and copy its outputs to NumPy."""
         jitted = super().jit_compile(fn)
@@ -69,6 +74,37 @@ class NumPyJAXLinker(JAXLinker):
             return [to_host(out) for out in jitted(*args)]
 
         return to_numpy
+
+
+@functools.cache
+def _reductions_in_output_dtype() -> None:
+    """Make JAX reductions return the dtype PyTensor declares for them.
+
+    PyTensor's JAX translation of a reduction (``Sum``, ``Prod``) casts the
+    result to the accumulator's dtype: float64 for a float32 sum, whose
+    PyTensor type is float32. Inside a ``Scan`` (the leapfrog steps) JAX then
+    refuses the loop, whose carried state changes dtype, so nothing float32
+    compiled under JAX. This wraps the translation once (for every JAX
+    function compiled in this process) and casts the result to the node's
+    output dtype; the sum itself is unchanged (JAX sums float32 in float32
+    either way, before that cast).
+    """
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    translate = jax_funcify.dispatch(CAReduce)
+
+    @jax_funcify.register(CAReduce)
+    def _careduce_in_output_dtype(op: Any, node: Any = None, **kwargs: Any) -> Any:
+        fn = translate(op, node=node, **kwargs)
+        if node is None:
+            return fn
+        dtype = node.outputs[0].type.dtype
+
+        def reduce(x: Any) -> Any:
+            return fn(x).astype(dtype)
+
+        return reduce
 
 
 #: PyTensor's JAX mode (rewrites and all) with :class:`NumPyJAXLinker`.

@@ -101,3 +101,18 @@ def test_jax_backend_compiles_jax_functions():
         functions = _compiled_functions()
     for name, fn in functions.items():
         assert isinstance(fn.maker.linker, JAXLinker), name
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="needs JAX")
+def test_float32_leapfrog_scan_compiles_under_jax():
+    """A float32 sum stays float32 under JAX, so the leapfrog ``Scan`` keeps its carry's dtype."""
+    import pytensor
+
+    with pymc_ebm.backend("jax"), pytensor.config.change_flags(floatX="float32"):
+        energy = pymc_ebm.StudentT(np.eye(3), [1.5, 1.5, 1.5])
+        with pm.Model() as model:
+            v = pymc_ebm.visible("v", energy, n_particles=4)
+            step = ShortRunHMC([v], n_steps=12, rng=0)  # above the unrolled limit: a Scan
+        point = model.initial_point()
+        new = step.step(point)[0]["v"]
+    assert new.dtype == np.float32 and np.all(np.isfinite(new))

@@ -131,6 +131,18 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
         "tests/test_commands.py::test_benchmarks_quick",
         "runs every benchmark, jax_backend included, at quick sizes (skipped without JAX)",
     ),
+    "python -m benchmarks --device cpu --quick": Runs(
+        "tests/test_benchmarks_device.py::test_device_cpu_quick_writes_its_section"
+    ),
+    "python -m benchmarks --device cpu": Covers(
+        "tests/test_benchmarks_device.py::test_device_cpu_quick_writes_its_section",
+        "the same command line at --quick size (the full size takes minutes on a CPU)",
+    ),
+    "python -m benchmarks --device gpu": Covers(
+        "tests/test_benchmarks_device.py::test_device_gpu_refuses_without_a_gpu",
+        "where no GPU is visible (the test machines): it exits with status 2 at once, naming "
+        "`--device cpu`; where one is, it runs the code `--device cpu --quick` runs, on the GPU",
+    ),
     "make lint": NotRun("ruff in its own tox environment (`tox -e lint`), run by CI"),
     "make docs": NotRun(
         "`tox -e docs` builds the Sphinx site (minutes: it executes the case studies at quick "
