@@ -57,3 +57,24 @@ def run_python_m(
 def python_m() -> Callable[..., subprocess.CompletedProcess]:
     """:func:`run_python_m`: a documented command line, run as the docs say."""
     return run_python_m
+
+
+#: PyTensor mode of the test backend: the VM linker with Python thunks only (no C
+#: code to compile) and PyTensor's fast_compile rewrites.
+PYTHON_VM_MODE = "PYMC_EBM_TEST_PYTHON_VM"
+
+
+@pytest.fixture
+def python_vm_backend(monkeypatch):
+    """A third backend (Python-only VM linker), to see the backend switch work."""
+    from pytensor.compile.mode import Mode, predefined_modes, register_mode
+    from pytensor.link.vm import VMLinker
+
+    from pymc_ebm import backends
+
+    if PYTHON_VM_MODE not in predefined_modes:
+        register_mode(
+            PYTHON_VM_MODE, Mode(VMLinker(use_cloop=False, c_thunks=False), "fast_compile")
+        )
+    monkeypatch.setitem(backends.BACKENDS, "python_vm", PYTHON_VM_MODE)
+    return "python_vm"
