@@ -158,6 +158,7 @@ def store(
     import nbformat
 
     settings = FULL_SIZE if settings is None else settings
+    text = script.read_text(encoding="utf-8")  # the code that runs, read before it runs
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"{script.stem}_") as work_dir:
         notebook = execute(script, Path(work_dir), settings, timeout=timeout)
@@ -167,7 +168,7 @@ def store(
     if commit and _git("status", "--porcelain", "--untracked-files=no", "--", *code):
         commit += " (with uncommitted changes)"
     notebook.metadata[METADATA_KEY] = {
-        "sha256": study_hash(script.read_text(encoding="utf-8"), script.stem, settings),
+        "sha256": study_hash(text, script.stem, settings),
         "study": script.stem,
         "script": f"case_studies/{script.name}",
         "settings": dict(sorted(settings.items())),
