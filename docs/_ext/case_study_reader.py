@@ -19,10 +19,10 @@ The outputs on this page are those of a **full-size run** of this case study
 (without `PYMC_EBM_QUICK`), stored in `docs/executed/{name}.ipynb` and shown
 here as they were computed: executed {executed} from commit `{commit}`{dirty}{took}.
 The test suite checks that the stored notebook was made from the current
-script and settings (a hash recorded in its metadata); `make notebooks
-ONLY={name}` regenerates it. The test suite itself runs every case study at
-the reduced size (`PYMC_EBM_QUICK=1`). How the site is built:
-{{doc}}`/building_the_docs`.
+script and settings (a hash recorded in its metadata);
+`make notebooks ONLY={name}` regenerates it. The test suite itself runs
+every case study at the reduced size (`PYMC_EBM_QUICK=1`). How the site is
+built: {{doc}}`/building_the_docs`.
 ```
 """
 
