@@ -27,7 +27,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
-    "sphinx_mathjax_offline",  # serves a bundled MathJax instead of a CDN's
+    "sphinx-mathjax-offline",  # copies a bundled MathJax into _static/ and points mathjax_path at it
     "numpydoc",
 ]
 
