@@ -27,7 +27,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
-    "sphinx-mathjax-offline",  # copies a bundled MathJax into _static/ and points mathjax_path at it
+    "sphinx-mathjax-offline",  # a bundled MathJax, copied into _static/: maths renders offline
     "numpydoc",
 ]
 

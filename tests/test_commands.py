@@ -160,8 +160,9 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     "make docs": NotRun(
         "`tox -e docs` builds the Sphinx site (a few minutes; the case-study pages are the stored "
         "notebooks, checked by tests/test_stored_notebooks.py); tests/test_docs.py checks its "
-        "sources (every public name in docs/api.md, every case study in the front page's toctree); the docstring examples run in the tests "
-        "environment (`--doctest-modules ... pymc_ebm`, test_tests_env_runs_the_doctests)"
+        "sources (every public name in docs/api.md, every case study in the front page's "
+        "toctree); the docstring examples run in the tests environment (`--doctest-modules "
+        "... pymc_ebm`, test_tests_env_runs_the_doctests)"
     ),
     "tox -e docs": NotRun("as for `make docs`"),
     "tox -e wheel": NotRun(
