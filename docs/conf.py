@@ -113,6 +113,7 @@ nb_execution_excludepatterns = ["case_studies/*"]
 nb_execution_timeout = 1800
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
+nb_execution_in_temp = True  # a notebook page writes nothing into docs/
 nb_merge_streams = True
 
 # -- API reference --------------------------------------------------------------------------------

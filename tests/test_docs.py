@@ -110,3 +110,25 @@ def test_version_has_one_source() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+)?", pymc_ebm.__version__)
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## {pymc_ebm.__version__}" in changelog or "## Unreleased" in changelog
+
+
+def test_site_check_finds_scripts_from_other_sites(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(DOCS))
+    try:
+        import check_site
+    finally:
+        sys.path.remove(str(DOCS))
+    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "online.html").write_text(f'<html><script defer src="{cdn}"></script></html>')
+    (tmp_path / "sub" / "offline.html").write_text(
+        '<script src="../_static/mathjax/tex-chtml.js"></script><script src="//x.org/a.js">'
+    )
+    (tmp_path / "plain.html").write_text('<script src="_static/doctools.js"></script>')
+    assert check_site.remote_scripts(tmp_path) == [
+        f"online.html: {cdn}",
+        "sub/offline.html: //x.org/a.js",
+    ]
+    assert check_site.mathjax_pages(tmp_path) == ["online.html", "sub/offline.html"]
