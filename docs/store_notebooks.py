@@ -207,17 +207,25 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [known[n.removesuffix(".py")] for n in args.only]
     if args.stale:
         chosen = [p for p in chosen if staleness(p, args.out) is not None]
+    failed = []
     for script in chosen:
         print(f"executing {script.name} at full size ...", flush=True)
         start = time.perf_counter()
-        path = store(script, args.out)
+        try:
+            path = store(script, args.out)
+        except Exception as err:  # a failing study is not stored; the others still run
+            print(f"FAILED {script.name}: {type(err).__name__}: {err}", flush=True)
+            failed.append(script.stem)
+            continue
         size = path.stat().st_size / 1e6
         print(
             f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
             f"({time.perf_counter() - start:.0f} s, {size:.1f} MB)",
             flush=True,
         )
-    return 0
+    if failed:
+        print(f"not stored (their cells raised): {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

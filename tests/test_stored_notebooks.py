@@ -114,3 +114,13 @@ def test_store_runs_at_full_size_and_records_the_hash(tmp_path: Path, monkeypatc
     assert record["sha256"] == store_notebooks.script_hash(script)
     assert record["settings"] == {"PYMC_EBM_QUICK": ""}
     assert store_notebooks.staleness(script, stored) is None
+
+
+def test_a_failing_study_is_not_stored(tmp_path: Path) -> None:
+    pytest.importorskip("nbclient")
+    pytest.importorskip("jupytext")
+    script, stored = _stored_toy(tmp_path, TOY + "\nraise RuntimeError('boom')\n")
+    (stored / "00_toy.ipynb").unlink()
+    argv = ["--case-studies", str(script.parent), "--out", str(stored)]
+    assert store_notebooks.main(argv) == 1
+    assert not (stored / "00_toy.ipynb").exists()
