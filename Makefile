@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 VENV := .venv
 OUT ?= demo_output
+ONLY ?=
 
 PYTHON := $(shell for p in python3.12 python3.13 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then command -v $$p; exit 0; fi; done; \
@@ -10,7 +11,7 @@ PYTHON := $(shell for p in python3.12 python3.13 python3 python; do \
 	  for p in $$(ls -d $$root/versions/3.1[2-9].*/bin/python3 2>/dev/null | sort -V); do \
 	  if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; exit 0; fi; done)
 
-.PHONY: test demo lint docs case-studies bench clean
+.PHONY: test demo lint docs notebooks case-studies bench clean
 
 $(VENV)/.ready: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found on PATH or under pyenv" >&2; exit 1; fi
@@ -33,6 +34,10 @@ lint: $(VENV)/.ready
 
 docs: $(VENV)/.ready
 	$(VENV)/bin/tox run -e docs
+
+# execute the case studies at full size into docs/executed/ (the site shows them); ONLY=NAME: one
+notebooks: $(VENV)/.ready
+	$(VENV)/bin/tox run -e notebooks $(if $(ONLY),-- --only $(ONLY))
 
 case-studies: $(VENV)/.ready
 	$(VENV)/bin/tox run -e case-studies

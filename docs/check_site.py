@@ -6,6 +6,9 @@ Usage: ``python docs/check_site.py docs/_build/html`` (run by ``tox -e docs``).
   exists, and a ``#fragment`` on it at an ``id`` of that page (Sphinx's
   ``linkcheck`` builder leaves both unchecked for built pages).
 * ``index.html`` must link to the tour, the API reference and every case study.
+* No page loads a script from another site (MathJax included: it is bundled by
+  ``sphinx-mathjax-offline``, so the maths renders without a network), and a
+  page with maths loads the bundled MathJax.
 
 Cross-references are already checked by the HTML build itself (``-W``).
 """
@@ -26,6 +29,7 @@ class _Page(HTMLParser):
         super().__init__()
         self.hrefs: list[str] = []
         self.ids: set[str] = set()
+        self.scripts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -33,6 +37,8 @@ class _Page(HTMLParser):
             self.ids.add(values["id"])
         if tag == "a" and values.get("href"):
             self.hrefs.append(values["href"])
+        if tag == "script" and values.get("src"):
+            self.scripts.append(values["src"])
 
 
 @cache
@@ -69,18 +75,45 @@ def front_page_gaps(html_dir: Path) -> list[str]:
     return sorted(required - linked)
 
 
+def remote_scripts(html_dir: Path) -> list[str]:
+    """``page: src`` for every script a page loads from another site (``http(s)://``, ``//``)."""
+    remote = []
+    for page_path in sorted(html_dir.rglob("*.html")):
+        for src in _parse(page_path).scripts:
+            parts = urlsplit(src)
+            if parts.scheme in ("http", "https") or parts.netloc:
+                remote.append(f"{page_path.relative_to(html_dir)}: {src}")
+    return remote
+
+
+def mathjax_pages(html_dir: Path) -> list[str]:
+    """The pages that load MathJax (from the site itself, once :func:`remote_scripts` passes)."""
+    return sorted(
+        str(page_path.relative_to(html_dir))
+        for page_path in html_dir.rglob("*.html")
+        if any("mathjax" in src.lower() for src in _parse(page_path).scripts)
+    )
+
+
 def main(html_dir: Path) -> int:
     """Print what is wrong; 0 when nothing is."""
     broken, gaps = broken_links(html_dir), front_page_gaps(html_dir)
+    remote, maths = remote_scripts(html_dir), mathjax_pages(html_dir)
     for line in broken:
         print(f"broken link: {line}")
     for path in gaps:
         print(f"index.html does not link to {path}")
+    for line in remote:
+        print(f"script from another site (the site must work offline): {line}")
+    if not maths:
+        print("no page loads MathJax: the maths would not render")
     pages = len(list(html_dir.rglob("*.html")))
-    if not (broken or gaps):
+    failed = bool(broken or gaps or remote or not maths)
+    if not failed:
         print(f"{pages} pages: every local link resolves; index.html reaches the tour, the API")
-        print("reference and every case study")
-    return 1 if broken or gaps else 0
+        print("reference and every case study; no script comes from another site, and the")
+        print(f"{len(maths)} pages with maths load the bundled MathJax")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

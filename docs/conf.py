@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
+sys.path.insert(0, str(DOCS))  # store_notebooks
 sys.path.insert(0, str(ROOT))
 
 import pymc_ebm  # noqa: E402
@@ -27,44 +27,93 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # a bundled MathJax, copied into _static/: maths renders offline
     "numpydoc",
 ]
 
 # -- sources --------------------------------------------------------------------------------------
-# The case studies live in ../case_studies as jupytext percent scripts; they are copied to
-# docs/case_studies/ (ignored by git) at every build and read by myst-nb through jupytext.
+# A case study's page is its executed notebook, docs/executed/NN_name.ipynb, written by
+# docs/store_notebooks.py (`make notebooks`) from a full-size run: it is copied to
+# docs/case_studies/ (ignored by git) with a note under the title and rendered as it is, without
+# running it again. A stored notebook that was not made from the current script is a warning
+# (an error under -W) naming the command that regenerates it; a case study with no stored
+# notebook is shown from its script, without outputs, with a warning too.
+
+import nbformat  # noqa: E402
+import store_notebooks  # noqa: E402
+from case_study_reader import stored_page  # noqa: E402
+
+_SOURCE_PROBLEMS: list[str] = []
 
 
-def _copy_case_studies() -> None:
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)  # unchanged files keep their time: no rebuild
+
+
+def _stage_case_studies() -> None:
     target = DOCS / "case_studies"
     target.mkdir(exist_ok=True)
-    wanted = {p.name for p in (ROOT / "case_studies").glob("[0-9]*.py")}
-    for old in target.glob("*.py"):
+    wanted = set()
+    for script in store_notebooks.scripts():
+        stored = store_notebooks.stored_path(script.stem)
+        problem = store_notebooks.staleness(script)
+        if problem:
+            _SOURCE_PROBLEMS.append(problem)
+        if stored.is_file():
+            page = stored_page(nbformat.read(stored, as_version=4), script.stem)
+            copy = target / stored.name
+            _write_if_changed(copy, (nbformat.writes(page) + "\n").encode())
+        else:
+            copy = target / script.name
+            _write_if_changed(copy, script.read_bytes())
+        wanted.add(copy.name)
+    for old in [*target.glob("*.py"), *target.glob("*.ipynb")]:
         if old.name not in wanted:
             old.unlink()
-    for name in sorted(wanted):
-        source, copy = ROOT / "case_studies" / name, target / name
-        if not copy.exists() or copy.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, copy)  # unchanged files keep their time: no rebuild
 
 
-_copy_case_studies()
+_stage_case_studies()
 
-# myst-nb registers .md, .ipynb and the custom .py format itself
+
+def _warn_source_problems(app) -> None:
+    from sphinx.util import logging
+
+    for problem in _SOURCE_PROBLEMS:
+        logging.getLogger(__name__).warning(f"case study: {problem}")
+
+
+def setup(app) -> None:
+    """Report stale or missing stored notebooks as warnings (errors under ``-W``)."""
+    app.connect("builder-inited", _warn_source_problems)
+
+
+# myst-nb registers .md, .ipynb and the custom .py format itself (.py: a script with no stored
+# notebook, shown without outputs)
 nb_custom_formats = {".py": "case_study_reader.read_case_study"}
-exclude_patterns = ["_build", "_ext", "conf.py", "check_site.py", "**.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "executed",  # the stored notebooks: shown through their copies in case_studies/
+    "conf.py",
+    "check_site.py",
+    "store_notebooks.py",
+    "**.ipynb_checkpoints",
+]
 root_doc = "index"
 
 # -- MyST and myst-nb -----------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
-# Notebooks run during the build at reduced size (PYMC_EBM_QUICK=1, set by `tox -e docs`),
-# cached by jupyter-cache in docs/_build/.jupyter_cache: an unchanged case study is not rerun.
+# The case studies are never executed here (their outputs are the stored full-size runs); the
+# other notebook pages (the tour) run during the build, cached by jupyter-cache in
+# docs/_build/.jupyter_cache: an unchanged page is not rerun.
 nb_execution_mode = "cache"
+nb_execution_excludepatterns = ["case_studies/*"]
 nb_execution_timeout = 1800
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
-nb_execution_in_temp = True  # the case studies save figures to their working directory
+nb_execution_in_temp = True  # a notebook page writes nothing into docs/
 nb_merge_streams = True
 
 # -- API reference --------------------------------------------------------------------------------

@@ -329,8 +329,12 @@ def summarise(curves: xr.DataArray, settings: EvaluateSettings) -> dict[str, Any
     return result
 
 
-def densities(models: dict[tuple[str, str], Energy], n_points: int = 120) -> dict:
-    """Normalised densities of the final models on a grid, for the figure."""
+def densities(models: dict[tuple[str, str], Energy], n_points: int = 240) -> dict:
+    """Normalised densities of the final models on a grid, for the figure.
+
+    240 points per side: at full size a trained model's peaks are too narrow for 120
+    (``grid_density`` refuses a marginal that falls by more than 2 nats per cell).
+    """
     return {key: grid_density(energy, n_points=n_points) for key, energy in models.items()}
 
 

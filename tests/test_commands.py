@@ -56,6 +56,7 @@ class NotRun:
 
 DEMO_TESTS = "tests/demos/test_demos.py"
 CLI_TESTS = "tests/demos/test_cli.py"
+STORED_TESTS = "tests/test_stored_notebooks.py"
 DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     "python -m pymc_ebm_demos unigauss --out demo_output": Runs(
         f"{DEMO_TESTS}::test_unigauss_demo_quick_writes_summary_and_figures"
@@ -108,6 +109,30 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
         "tests/test_case_studies.py::test_case_study_runs_quick",
         "as for `make case-studies`",
     ),
+    "make notebooks": Covers(
+        f"{STORED_TESTS}::test_store_runs_at_full_size_and_records_the_hash",
+        "`tox -e notebooks` runs `python docs/store_notebooks.py` (every case study at full "
+        "size, about an hour); the test runs the same `main` on a toy case study with "
+        "PYMC_EBM_QUICK removed, and test_stored_notebook_was_made_from_the_current_script "
+        "checks every stored notebook's hash against its script",
+    ),
+    "make notebooks ONLY=05_natural_images": Covers(
+        f"{STORED_TESTS}::test_store_runs_at_full_size_and_records_the_hash",
+        "as for `make notebooks`, with `--only`: the test passes `--only 00_toy`",
+    ),
+    "make notebooks ONLY=NN_name": Covers(
+        f"{STORED_TESTS}::test_a_changed_script_makes_its_stored_notebook_stale",
+        "the command a stale notebook's message names; the test checks the message",
+    ),
+    "tox -e notebooks": Covers(
+        f"{STORED_TESTS}::test_store_runs_at_full_size_and_records_the_hash",
+        "as for `make notebooks`",
+    ),
+    "python docs/store_notebooks.py --only 05_natural_images": Covers(
+        f"{STORED_TESTS}::test_store_runs_at_full_size_and_records_the_hash",
+        "the test calls the script's `main` with `--only` on a toy case study (a full-size "
+        "natural-image run takes about 20 minutes)",
+    ),
     "make test": NotRun("the test suite itself (`tox -e tests`), run by CI"),
     "make demo": NotRun(
         "full size, minutes: `tox -e demo`, i.e. `python -m pymc_ebm_demos unigauss --out "
@@ -145,10 +170,11 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
     ),
     "make lint": NotRun("ruff in its own tox environment (`tox -e lint`), run by CI"),
     "make docs": NotRun(
-        "`tox -e docs` builds the Sphinx site (minutes: it executes the case studies at quick "
-        "size); tests/test_docs.py checks its sources (every public name in docs/api.md, every "
-        "case study in the front page's toctree); the docstring examples run in the tests "
-        "environment (`--doctest-modules ... pymc_ebm`, test_tests_env_runs_the_doctests)"
+        "`tox -e docs` builds the Sphinx site (a few minutes; the case-study pages are the stored "
+        "notebooks, checked by tests/test_stored_notebooks.py); tests/test_docs.py checks its "
+        "sources (every public name in docs/api.md, every case study in the front page's "
+        "toctree); the docstring examples run in the tests environment (`--doctest-modules "
+        "... pymc_ebm`, test_tests_env_runs_the_doctests)"
     ),
     "tox -e docs": NotRun("as for `make docs`"),
     "tox -e wheel": NotRun(

@@ -67,16 +67,36 @@ def test_case_study_pages_say_how_their_outputs_were_made() -> None:
     pytest.importorskip("jupytext")
     import sys
 
+    import nbformat
+
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
-        from case_study_reader import read_case_study
+        from case_study_reader import read_case_study, stored_page
     finally:
         sys.path.remove(str(DOCS / "_ext"))
     script = sorted((ROOT / "case_studies").glob("[0-9]*.py"))[0]
-    notebook = read_case_study(script.read_text())
+    # a stored full-size run: the note gives its size, time and commit, and how to rerun it
+    stored = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("1")],
+        metadata={
+            "pymc_ebm": {
+                "executed": "2026-01-02 03:04 UTC",
+                "commit": "0123456789abcdef0123 (with uncommitted changes)",
+                "run_seconds": 600.0,
+            }
+        },
+    )
+    notebook = stored_page(stored, script.stem)
     title, note = notebook.cells[0], notebook.cells[1]
     assert title.source.startswith("# ")
-    assert note.cell_type == "markdown" and "PYMC_EBM_QUICK=1" in note.source
+    assert note.cell_type == "markdown" and "full-size run" in note.source
+    assert "2026-01-02 03:04 UTC" in note.source and "`0123456789ab`" in note.source
+    assert "(with uncommitted changes)" in note.source and "in 10 min" in note.source
+    assert f"`make notebooks ONLY={script.stem}`" in note.source
+    # no stored run: the script without outputs, and a note saying so
+    notebook = read_case_study(script.read_text())
+    assert notebook.cells[0].source.startswith("# ")
+    assert "No executed notebook" in notebook.cells[1].source
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
     assert code and "PYMC_EBM_QUICK" in "".join(code)  # the script reads the variable
 
@@ -90,3 +110,25 @@ def test_version_has_one_source() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+)?", pymc_ebm.__version__)
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## {pymc_ebm.__version__}" in changelog or "## Unreleased" in changelog
+
+
+def test_site_check_finds_scripts_from_other_sites(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(DOCS))
+    try:
+        import check_site
+    finally:
+        sys.path.remove(str(DOCS))
+    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "online.html").write_text(f'<html><script defer src="{cdn}"></script></html>')
+    (tmp_path / "sub" / "offline.html").write_text(
+        '<script src="../_static/mathjax/tex-chtml.js"></script><script src="//x.org/a.js">'
+    )
+    (tmp_path / "plain.html").write_text('<script src="_static/doctools.js"></script>')
+    assert check_site.remote_scripts(tmp_path) == [
+        f"online.html: {cdn}",
+        "sub/offline.html: //x.org/a.js",
+    ]
+    assert check_site.mathjax_pages(tmp_path) == ["online.html", "sub/offline.html"]
