@@ -1,4 +1,4 @@
-"""Learning energies: the trainer scaffold, contrastive divergence, score matching, optimisers, checks."""
+"""Learning energies: the trainer scaffold, CD, score matching, optimisers and checks."""
 
 from pymc_ebm.training.contrastive_divergence import ContrastiveDivergence
 from pymc_ebm.training.divergence import DivergenceCheck
