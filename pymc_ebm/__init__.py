@@ -32,7 +32,7 @@ from pymc_ebm.evaluation import (
 from pymc_ebm.io import load, save
 from pymc_ebm.model import hidden, impute, sample_fantasies, visible
 from pymc_ebm.step_methods import BoxJump, ModeJump, ShortRunHMC, StudentTGibbs, UniGaussGibbs
-from pymc_ebm.training import ContrastiveDivergence, TrainingDivergedError
+from pymc_ebm.training import ContrastiveDivergence, ScoreMatching, TrainingDivergedError
 
 __version__ = "0.1.0"
 
@@ -49,6 +49,7 @@ __all__ = [
     "Mixture",
     "ModeJump",
     "ProductOfExperts",
+    "ScoreMatching",
     "ShortRunHMC",
     "StudentT",
     "StudentTGibbs",

@@ -22,7 +22,18 @@ from pytensor.tensor.variable import TensorVariable
 from pymc_ebm import backends
 from pymc_ebm._validation import real_array, rows_of, visible_batch
 
-__all__ = ["ENERGY_CLASSES", "Energy", "is_energy_list", "unique_parts"]
+__all__ = [
+    "ENERGY_CLASSES",
+    "LAPLACIAN_AUTODIFF_LIMIT",
+    "Energy",
+    "energy_gradient",
+    "is_energy_list",
+    "unique_parts",
+]
+
+#: Largest ``dim`` for which :meth:`Energy.laplacian` falls back on exact second
+#: derivatives (one backward pass per dimension) when a family has no closed form.
+LAPLACIAN_AUTODIFF_LIMIT = 64
 
 ENERGY_CLASSES: dict[str, type[Energy]] = {}
 """Every :class:`Energy` subclass by class name, registered when the class is defined.
@@ -133,6 +144,57 @@ class Energy(ABC):
         TensorVariable, shape (n,)
         """
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Per-row Laplacian ``tr ∇²_v E(v) = Σ_i ∂²E/∂v_i²``, shape ``(n,)``.
+
+        Families with a cheap closed form override this (``Gaussian``,
+        ``StudentT``, ``FASConstraints``, ``TopographicStudentT``, and a
+        ``ProductOfExperts`` of such parts). Here, the fallback: exact second
+        derivatives through PyTensor, one backward pass of the gradient per
+        dimension (``dim`` passes, each about the cost of two energy
+        evaluations, and a graph ``dim`` times the gradient's size), allowed
+        up to ``dim <= LAPLACIAN_AUTODIFF_LIMIT`` (64).
+
+        Parameters
+        ----------
+        v : TensorVariable, shape (n, dim)
+            A batch of visible vectors (symbolic: the derivatives are taken
+            with respect to it).
+
+        Returns
+        -------
+        TensorVariable, shape (n,)
+
+        Raises
+        ------
+        ValueError
+            Above the dimension limit, for a family without a closed form.
+
+        Examples
+        --------
+        ``E(v) = Σ_j α_j log(1 + ½ s_j²)`` at ``s = 0`` has Laplacian ``Σ_j α_j |W_j|²``:
+
+        >>> import numpy as np, pytensor.tensor as pt, pymc_ebm
+        >>> from pymc_ebm.energies.base import Energy
+        >>> expert = pymc_ebm.StudentT(W=[[1.0, 2.0]], alpha=[3.0])
+        >>> v = pt.matrix("v")
+        >>> round(float(Energy.laplacian(expert, v).eval({v: np.zeros((1, 2))})[0]), 9)
+        15.0
+        """
+        if self.dim > LAPLACIAN_AUTODIFF_LIMIT:
+            raise ValueError(
+                f"{type(self).__name__} has no closed-form Laplacian, and exact second "
+                f"derivatives in dim={self.dim} cost {self.dim} backward passes of the "
+                f"gradient per batch, above the limit of {LAPLACIAN_AUTODIFF_LIMIT} "
+                "(LAPLACIAN_AUTODIFF_LIMIT); use sliced or denoising score matching, "
+                "which need no Laplacian"
+            )
+        v = self._visible(v)
+        grad = energy_gradient(self, v)
+        # rows are independent: ∂/∂v of the column sum of ∂E/∂v_i is row-wise ∂²E/∂v_i²
+        diagonal = [pt.grad(pt.sum(grad[:, i]), v)[:, i] for i in range(self.dim)]
+        return pt.add(*diagonal) if len(diagonal) > 1 else diagonal[0]
+
     def expert_log_density(self, v: TensorVariable) -> TensorVariable:
         """Normalised log density of each expert on its own, shape ``(n, n_experts)``.
 
@@ -222,6 +284,35 @@ class Energy(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, n_experts={self.n_experts})"
+
+
+def energy_gradient(energy: Energy, v: TensorVariable) -> TensorVariable:
+    """Per-row gradient ``∇_v E(v)`` of a batch, shape ``(n, dim)`` (one backward pass).
+
+    The rows of an energy are independent, so the gradient of the summed
+    energies is, row by row, the gradient of each row's energy.
+
+    Parameters
+    ----------
+    energy : Energy
+        The energy to differentiate.
+    v : TensorVariable, shape (n, dim)
+        Symbolic visible vectors.
+
+    Returns
+    -------
+    TensorVariable, shape (n, dim)
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as pt, pymc_ebm
+    >>> from pymc_ebm.energies.base import energy_gradient
+    >>> expert = pymc_ebm.Gaussian(mu=[[1.0]], sigma=[[2.0]])
+    >>> v = pt.matrix("v")
+    >>> energy_gradient(expert, v).eval({v: np.array([[3.0]])}).tolist()  # (v - μ) / σ²
+    [[0.5]]
+    """
+    return pt.grad(pt.sum(energy.energy(v)), v)
 
 
 def is_energy_list(value: Any) -> bool:

@@ -127,6 +127,11 @@ class ProductOfExperts(_Combination):
         v = self._visible(v)
         return pt.add(*[expert.energy(v) for expert in self.experts])
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Sum of the experts' Laplacians (each closed form or exact), shape ``(n,)``."""
+        v = self._visible(v)
+        return pt.add(*[expert.laplacian(v) for expert in self.experts])
+
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments (the experts themselves)."""
         return {"experts": list(self.experts)}

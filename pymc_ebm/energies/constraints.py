@@ -175,6 +175,26 @@ class FASConstraints(Energy):
         alpha = pt.exp(self.log_alpha) if self.learn_alpha else pt.as_tensor(self._fixed_alpha)
         return pt.dot(log1p(0.5 * pt.sqr(c)), alpha)
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Per-row ``tr ∇²_v E``, shape ``(n,)``, in closed form.
+
+        With ``f(c) = log(1 + ½ c²)``, ``∇c_k = 2 Σ_j U_kj s_j w_j`` and
+        ``tr ∇²c_k = 2 Σ_j U_kj |w_j|²`` (``s = v Wᵀ``):
+        ``tr ∇²E = Σ_k α_k [f''(c_k) |∇c_k|² + f'(c_k) tr ∇²c_k]``. Costs
+        ``n · n_units · n_filters · dim`` operations (the ``∇c_k``).
+        """
+        v = self._visible(v)
+        s = pt.dot(v, self.W.T)
+        c = pt.dot(pt.sqr(s), self.U.T) + self.b
+        half = 0.5 * pt.sqr(c)
+        first = c / (1.0 + half)
+        second = (1.0 - half) / pt.sqr(1.0 + half)
+        grad_c = 2.0 * pt.dot(s[:, None, :] * self.U[None, :, :], self.W)  # (n, units, dim)
+        trace_c = 2.0 * pt.dot(self.U, pt.sum(pt.sqr(self.W), axis=1))  # (units,)
+        alpha = pt.exp(self.log_alpha) if self.learn_alpha else pt.as_tensor(self._fixed_alpha)
+        per_unit = second * pt.sum(pt.sqr(grad_c), axis=2) + first * trace_c
+        return pt.dot(per_unit, alpha)
+
     def quadratic_forms(self) -> np.ndarray:
         """``M_k = Σ_j U_kj w_j w_jᵀ`` of every unit, shape ``(n_units, dim, dim)``.
 

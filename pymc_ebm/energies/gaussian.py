@@ -100,6 +100,11 @@ class Gaussian(Energy):
         v = self._visible(v)
         return -pt.sum(self.expert_log_density(v), axis=1)
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Per-row ``tr ∇²_v E = Σ_j Σ_i 1/σ_ji²`` (the same for every row), shape ``(n,)``."""
+        v = self._visible(v)
+        return pt.zeros_like(v[:, 0]) + pt.sum(pt.exp(-2.0 * self.log_sigma))
+
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
         return {"mu": self.mu.get_value().copy(), "sigma": self.sigma}

@@ -55,6 +55,17 @@ class StudentT(FilterExperts, Energy):
         s = self.filter_outputs(self._visible(v))
         return pt.dot(log1p(0.5 * s**2), pt.exp(self.log_alpha))
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Per-row ``tr ∇²_v E = Σ_j α_j |W_j|² (1 − ½ s_j²) / (1 + ½ s_j²)²``, shape ``(n,)``.
+
+        ``s_j = W_j · v``; costs one product ``v Wᵀ`` (as the energy).
+        """
+        s = self.filter_outputs(self._visible(v))
+        half = 0.5 * pt.sqr(s)
+        curvature = (1.0 - half) / pt.sqr(1.0 + half)
+        weights = pt.exp(self.log_alpha) * pt.sum(pt.sqr(self.W), axis=1)
+        return pt.dot(curvature, weights)
+
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
         return {"W": self.W.get_value().copy(), "alpha": self.alpha}

@@ -90,6 +90,22 @@ class TopographicStudentT(FilterExperts, Energy):
         """Per-row energy, shape ``(n,)``."""
         return pt.dot(log1p(0.5 * self.pooled(self._visible(v))), pt.exp(self.log_alpha))
 
+    def laplacian(self, v: TensorVariable) -> TensorVariable:
+        """Per-row ``tr ∇²_v E``, shape ``(n,)``, in closed form.
+
+        With the pooled ``p_i = Σ_j V_ij s_j²`` (``s = v Wᵀ``):
+        ``tr ∇²E = Σ_i α_i [Σ_j V_ij |w_j|² / (1 + ½ p_i) − |Σ_j V_ij s_j w_j|² / (1 + ½ p_i)²]``.
+        Costs ``n · n_experts · n_filters · dim`` operations (the pooled gradients).
+        """
+        v = self._visible(v)
+        s = self.filter_outputs(v)
+        V = pt.constant(self.V.astype(self.W.dtype))
+        scale = 1.0 + 0.5 * pt.dot(pt.sqr(s), V.T)  # (n, n_experts)
+        pooled_grad = pt.dot(s[:, None, :] * V[None, :, :], self.W)  # (n, n_experts, dim)
+        trace = pt.dot(V, pt.sum(pt.sqr(self.W), axis=1))  # (n_experts,)
+        per_expert = trace / scale - pt.sum(pt.sqr(pooled_grad), axis=2) / pt.sqr(scale)
+        return pt.dot(per_expert, pt.exp(self.log_alpha))
+
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments with the current values."""
         return {"W": self.W.get_value().copy(), "alpha": self.alpha, "V": np.array(self.V)}

@@ -17,7 +17,8 @@ left its recent history:
 * ``<parameter>`` on a log scale (a name whose last part starts with
   ``log_`` or ``logit_``: ``log_sigma``, ``logit_pi``, ``log_alpha``): an
   entry beyond ``±log_limit``;
-* ``energy_gap``: its size against its largest size over the window;
+* ``energy_gap``: its size against its largest size over the window (a
+  trainer without a model term: its ``loss``);
 * ``negatives``: their root-mean-square distance from the minibatch mean
   against its largest value over the window (trainers with negative samples);
 * ``stat_accept``: the negative phase's acceptance rate (where its sampler
@@ -259,6 +260,8 @@ class DivergenceMonitor:
         self._pending_low = False
         self._pending: tuple[np.ndarray, float, float | None] | None = None
         self.limits: np.ndarray | None = None
+        #: What the gap check is called in its message (``loss`` for score matching).
+        self.gap_name = "energy_gap"
         self.start(())
 
     def start(self, names: Sequence[str]) -> None:
@@ -402,8 +405,9 @@ class DivergenceMonitor:
         n = len(self._names)
         if first == 3 * n:
             largest = max(self._gaps)
-            return "energy_gap", (
-                f"|energy_gap| is {gap:.4g}, more than {s.gap_growth:g} times its largest "
+            name = self.gap_name
+            return name, (
+                f"|{name}| is {gap:.4g}, more than {s.gap_growth:g} times its largest "
                 f"value over the last {len(self._gaps)} updates ({largest:.4g})"
             )
         if first == 3 * n + 1:

@@ -3,8 +3,9 @@
 A learning rule (contrastive divergence, maximum likelihood on a grid, ...)
 moves the energy's parameters down ``⟨∂E/∂θ⟩_d − ⟨∂E/∂θ⟩_m`` for a
 minibatch ``d`` and a model term ``m`` (negative samples, a quadrature
-grid). :class:`Trainer` holds all that does not depend on how ``m`` is
-computed:
+grid); a rule without a model term (score matching) moves them down the
+gradient of its own per-minibatch loss instead. :class:`Trainer` holds all
+that does not depend on how ``m`` (or the loss) is computed:
 
 * the settings: ``batch_size``, the optimiser and weight decay
   (:func:`~pymc_ebm.training.optimizers.make_optimizer`), the compile
@@ -91,7 +92,8 @@ class TrainingDivergedError(NonFiniteUpdateError):
         Index of the update that diverged (nothing of it was kept).
     quantity : str
         What diverged: ``norm_<parameter>``, a log-scale parameter's name,
-        ``energy_gap``, ``negatives`` or ``stat_accept``.
+        ``energy_gap`` (``loss`` for a trainer without a model term),
+        ``negatives`` or ``stat_accept``.
     """
 
     def __init__(self, message: str, update: int, quantity: str) -> None:
@@ -237,6 +239,8 @@ class Trainer:
     """
 
     progress_label: ClassVar[str] = "updates"
+    #: The record's entry the progress bar shows, its short name and format.
+    progress_field: ClassVar[tuple[str, str, str]] = ("energy_gap", "gap", "+.3f")
     _non_finite_advice: ClassVar[str] = "Lower the learning rate."
     _divergence_advice: ClassVar[str] = (
         "Lower the learning rate (a new trainer of this energy) and fit again."
@@ -278,25 +282,28 @@ class Trainer:
         self._monitor = None if divergence_check is None else DivergenceMonitor(divergence_check)
         self._interrupt = _DeferredInterrupt()
         self._n_checked = 0
+        self._has_loss = False
 
     # -- the compiled update ---------------------------------------------
     def _compile_update(
         self,
         inputs: list[TensorVariable],
         e_data: TensorVariable,
-        e_model: TensorVariable,
+        e_model: TensorVariable | None,
         finite: TensorVariable,
         *extra: TensorVariable,
         spread_of: tuple[TensorVariable, TensorVariable] | None = None,
+        loss: TensorVariable | None = None,
     ) -> None:
-        """Compile the step down ``e_data - e_model`` into ``self._update``.
+        """Compile the step down ``e_data - e_model`` (or down ``loss``) into ``self._update``.
 
         Parameters
         ----------
         inputs : list of TensorVariable
             The function's inputs, each with one row per minibatch row.
         e_data, e_model : TensorVariable
-            Scalars: the mean energy of the data and the model term.
+            Scalars: the mean energy of the data and the model term;
+            ``e_model`` is ``None`` for a rule that gives ``loss`` instead.
         finite : TensorVariable
             Scalar bool: the step is taken only where this (and every new
             parameter) is finite.
@@ -304,13 +311,23 @@ class Trainer:
             More outputs, handed back by :meth:`_run_update`.
         spread_of : (TensorVariable, TensorVariable), optional
             ``(negatives, minibatch)``, for the check that the negatives did not run off.
+        loss : TensorVariable, optional
+            Scalar whose gradient is the update direction, for a rule without
+            a model term (``e_model`` then ``None``): the step goes down it,
+            the record holds it as ``loss`` (instead of ``energy_negative``
+            and ``energy_gap``) and the energy-gap divergence check watches
+            ``|loss|``.
         """
+        if (loss is None) == (e_model is None):
+            raise TypeError("give exactly one of e_model and loss")
         monitor, outputs = self._monitor, []
+        objective = e_data - e_model if loss is None else loss
+        second = e_model if loss is None else loss  # the compiled function's second output
 
         def passes(new_values: list[TensorVariable]) -> TensorVariable:
             """The divergence checks on the raw new values (``limits``: their history)."""
             summary = summary_graph(self.energy.params, new_values)
-            gap = pt.cast(pt.abs(e_model - e_data), "float64")
+            gap = pt.cast(pt.abs(objective), "float64")
             spread = pt.constant(0.0, dtype="float64")
             if spread_of is not None:
                 negatives, data = spread_of
@@ -325,9 +342,10 @@ class Trainer:
         limits = pt.vector("divergence_limits", dtype="float64")
         if monitor is not None:
             monitor.start(self.energy.param_names)
+            monitor.gap_name = "energy_gap" if loss is None else "loss"
         guarded, finite, grad_norm = guarded_step(
             self.energy,
-            e_data - e_model,
+            objective,
             self.optimizer,
             self.weight_decay,
             finite,
@@ -335,9 +353,10 @@ class Trainer:
         )
         self._n_checked = len(outputs)
         self._has_spread = spread_of is not None
+        self._has_loss = loss is not None
         self._update = backends.function(
             [*inputs, limits] if monitor is not None else inputs,
-            [e_data, e_model, *extra, *outputs, finite, grad_norm],
+            [e_data, second, *extra, *outputs, finite, grad_norm],
             updates=guarded,
             trust_input=True,
             **self.compile_kwargs,
@@ -364,9 +383,10 @@ class Trainer:
         -------
         record : dict of str to float
             ``energy_data``, ``energy_negative`` (the model term),
-            ``energy_gap`` and ``grad_norm``.
+            ``energy_gap`` and ``grad_norm``; ``energy_data``, ``loss`` and
+            ``grad_norm`` for an update compiled with a ``loss``.
         outputs : list of ndarray
-            ``e_data``, ``e_model`` and the extra outputs, as computed.
+            ``e_data``, ``e_model`` (or ``loss``) and the extra outputs, as computed.
 
         Raises
         ------
@@ -387,31 +407,36 @@ class Trainer:
         if monitor is not None:
             inputs = (*inputs, monitor.limits)
         self._interrupt.hold()
-        e_data, e_model, *extra, finite, grad_norm = self._update(*inputs)
+        e_data, second, *extra, finite, grad_norm = self._update(*inputs)
         checked = extra[len(extra) - self._n_checked :]
         extra = extra[: len(extra) - self._n_checked]
         backends.as_numpy_values(self.energy.params)
         if not finite:
             raise NonFiniteUpdateError(
-                f"update {update} gave {self._non_finite_part(e_data, e_model, extra)}; "
+                f"update {update} gave {self._non_finite_part(e_data, second, extra)}; "
                 f"parameters were left at the last good update. {self._non_finite_advice}"
             )
-        record = {
-            "energy_data": float(e_data),
-            "energy_negative": float(e_model),
-            "energy_gap": float(e_model - e_data),
-            "grad_norm": float(grad_norm),
-        }
+        if self._has_loss:
+            record = {"energy_data": float(e_data), "loss": float(second)}
+            gap = abs(record["loss"])
+        else:
+            record = {
+                "energy_data": float(e_data),
+                "energy_negative": float(second),
+                "energy_gap": float(second - e_data),
+            }
+            gap = abs(record["energy_gap"])
+        record["grad_norm"] = float(grad_norm)
         if monitor is not None:
             (packed,) = checked
             n = len(self.energy.params)
             flags, summary = packed[: 3 * n + 2] != 0, packed[3 * n + 2 : -1].reshape(n, 5)
             spread = float(packed[-1]) if self._has_spread else None
-            diverged = monitor.explain(flags, summary, abs(record["energy_gap"]), spread)
+            diverged = monitor.explain(flags, summary, gap, spread)
             if diverged is not None:
                 self._diverged(update, *diverged)
             monitor.commit()
-        return record, [e_data, e_model, *extra]
+        return record, [e_data, second, *extra]
 
     def _diverged(self, update: int, quantity: str, reason: str) -> None:
         """Raise :class:`TrainingDivergedError` for ``update`` (which wrote nothing)."""
@@ -424,10 +449,10 @@ class Trainer:
             quantity=quantity,
         )
 
-    @staticmethod
-    def _non_finite_part(e_data: Any, e_model: Any, extra: list[Any]) -> str:
+    def _non_finite_part(self, e_data: Any, second: Any, extra: list[Any]) -> str:
         """What was not finite in a refused update, for its message."""
-        energies = {"data energy": e_data, "negative energy": e_model}
+        second_name = "loss" if self._has_loss else "negative energy"
+        energies = {"data energy": e_data, second_name: second}
         bad = [f"{name} {_number(v)}" for name, v in energies.items() if not np.isfinite(v)]
         if bad:
             return "a non-finite " + " and ".join(bad)
@@ -435,7 +460,7 @@ class Trainer:
             return "non-finite values of its other outputs"
         return (
             f"non-finite new parameter values (from a finite data energy {_number(e_data)} "
-            f"and negative energy {_number(e_model)})"
+            f"and {second_name} {_number(second)})"
         )
 
     def _update_step(self, batch: Any, **kwargs: Any) -> dict[str, float]:
@@ -576,7 +601,8 @@ class Trainer:
         n_updates : int, default 1000
             Updates to run.
         progressbar : bool, default True
-            Show a progress bar with the energy gap of the last update.
+            Show a progress bar with the energy gap (the loss, for a trainer
+            without a model term) of the last update.
         callback : callable, optional
             ``callback(record)`` after each finished update, with its record
             (the entry just added to :attr:`history`). A return value that is
@@ -608,7 +634,8 @@ class Trainer:
             raise ValueError(f"on_divergence must be 'raise' or 'warn', got {on_divergence!r}")
         X, n_updates = self._check_fit(X, n_updates)
         label = self.progress_label
-        with ProgressBar(n_updates, label, "gap", "+.3f", enabled=bool(progressbar)) as bar:
+        key, field, field_format = self.progress_field
+        with ProgressBar(n_updates, label, field, field_format, enabled=bool(progressbar)) as bar:
             done, rows = len(self._records), None
             try:
                 with self._interrupt:  # installed once; each update holds it (_step)
@@ -617,7 +644,7 @@ class Trainer:
                         done = len(self._records)
                         rows = self._next_rows(len(X))
                         record = self._step(self._minibatch(X, rows))  # X checked: _check_fit
-                        bar.advance(record["energy_gap"])
+                        bar.advance(record[key])
                         if callback is not None and callback(record):
                             break
             except KeyboardInterrupt:
@@ -646,7 +673,9 @@ class Trainer:
 
         Every trainer records ``energy_data``, ``energy_negative`` (the model
         term), ``energy_gap``, ``grad_norm``, ``norm_<parameter>`` and
-        ``seconds``; a key missing from some updates is ``NaN`` there. The
+        ``seconds`` (a trainer without a model term, such as score matching,
+        ``loss`` in place of ``energy_negative`` and ``energy_gap``); a key
+        missing from some updates is ``NaN`` there. The
         attributes name the trainer, its settings and optimiser.
         """
         keys: list[str] = []
