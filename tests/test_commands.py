@@ -152,10 +152,6 @@ DOCUMENTED: dict[str, Runs | Covers | NotRun] = {
         "installs the optional extra from the package index; `tox -e jax` installs it from the "
         "checkout (extras test, jax)"
     ),
-    "pip install 'pymc-ebm[jax]'": NotRun(
-        "the same command in the other quotes (the benchmark report of a run without JAX "
-        "names it); `tox -e jax` installs the extra from the checkout"
-    ),
     "python -m benchmarks --only jax_backend": Covers(
         "tests/test_commands.py::test_benchmarks_quick",
         "runs every benchmark, jax_backend included, at quick sizes (skipped without JAX)",

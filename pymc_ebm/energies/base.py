@@ -77,9 +77,9 @@ class Energy(ABC):
 
     # -- parameters -------------------------------------------------------
     def _add_param(self, name: str, value: np.ndarray) -> SharedVariable:
-        value = np.asarray(value, dtype=pytensor.config.floatX)
-        # a static shape (set_params keeps shapes): compiled graphs drop their broadcast checks
-        shared = pytensor.shared(value, name=f"{type(self).__name__}.{name}", shape=value.shape)
+        shared = pytensor.shared(
+            np.asarray(value, dtype=pytensor.config.floatX), name=f"{type(self).__name__}.{name}"
+        )
         self._params[name] = shared
         return shared
 
