@@ -20,8 +20,9 @@ __all__ = ["energy_of", "hidden", "missing_layout", "visible"]
 _TAG_ENERGY = "ebm_energy"
 _TAG_ROLE = "ebm_role"
 _TAG_PARTNER = "ebm_partner"
-_TAG_POTENTIAL = "ebm_potential"
-_TAG_MODEL = "ebm_model"
+#: Tag entries read by :mod:`pymc_ebm.model.terms`: a visible's potential, and its model.
+TAG_POTENTIAL = "ebm_potential"
+TAG_MODEL = "ebm_model"
 
 
 class _ModelRef:
@@ -192,8 +193,8 @@ def visible(
         potential = pm.Potential(f"{name}_energy", -energy.energy(v))
     v.tag.__dict__[_TAG_ENERGY] = energy
     v.tag.__dict__[_TAG_ROLE] = "visible"
-    v.tag.__dict__[_TAG_POTENTIAL] = potential
-    v.tag.__dict__[_TAG_MODEL] = _ModelRef(model)
+    v.tag.__dict__[TAG_POTENTIAL] = potential
+    v.tag.__dict__[TAG_MODEL] = _ModelRef(model)
     return v
 
 
@@ -352,7 +353,7 @@ def _visible_with_missing(
         x = pm.Deterministic(name, pt.set_subtensor(pt.as_tensor(base)[rows], rows_filled))
     x.tag.__dict__[_TAG_ENERGY] = energy
     x.tag.__dict__[_TAG_ROLE] = "imputed"
-    x.tag.__dict__[_TAG_POTENTIAL] = potential
+    x.tag.__dict__[TAG_POTENTIAL] = potential
     return x
 
 
@@ -401,7 +402,7 @@ def hidden(
     if _TAG_PARTNER in v.tag.__dict__:
         raise ValueError(f"{v.name} already has hidden states")
     model = _model_for("hidden", model)
-    old = v.tag.__dict__[_TAG_POTENTIAL]
+    old = v.tag.__dict__[TAG_POTENTIAL]
     if old not in model.potentials:
         raise ValueError(f"{v.name} is not a visible variable of this model")
     if not isinstance(name, str) or not name:
@@ -413,12 +414,12 @@ def hidden(
     _drop_potential(model, old)
     with model:
         potential = pm.Potential(f"{v.name}_{name}_energy", -energy.joint_energy(v, h))
-    v.tag.__dict__[_TAG_POTENTIAL] = potential
+    v.tag.__dict__[TAG_POTENTIAL] = potential
     v.tag.__dict__[_TAG_PARTNER] = h
     h.tag.__dict__[_TAG_ENERGY] = energy
     h.tag.__dict__[_TAG_ROLE] = "hidden"
     h.tag.__dict__[_TAG_PARTNER] = v
-    h.tag.__dict__[_TAG_MODEL] = _ModelRef(model)
+    h.tag.__dict__[TAG_MODEL] = _ModelRef(model)
     return h
 
 

@@ -51,7 +51,7 @@ from pytensor.tensor.variable import TensorVariable
 from scipy.special import expit
 
 from pymc_ebm import backends
-from pymc_ebm.model.registration import _TAG_MODEL, _TAG_POTENTIAL, role_of
+from pymc_ebm.model.registration import TAG_MODEL, TAG_POTENTIAL, role_of
 
 __all__ = [
     "MAX_JACOBIAN_SIZE",
@@ -241,7 +241,7 @@ def energy_potential(model: pm.Model, var: Variable) -> Variable | None:
     >>> energy_potential(model, v).name
     'v_energy'
     """
-    potential = resolve(model, getattr(var, "tag", None) and var.tag.__dict__.get(_TAG_POTENTIAL))
+    potential = resolve(model, getattr(var, "tag", None) and var.tag.__dict__.get(TAG_POTENTIAL))
     return potential if potential is not None and potential in model.potentials else None
 
 
@@ -302,7 +302,7 @@ def model_of(var: Variable) -> pm.Model | None:
         model = None
     if model is not None and var in model.free_RVs:
         return model
-    ref = getattr(var, "tag", None) and var.tag.__dict__.get(_TAG_MODEL)
+    ref = getattr(var, "tag", None) and var.tag.__dict__.get(TAG_MODEL)
     model = ref() if callable(ref) else None
     if model is None:
         return None
