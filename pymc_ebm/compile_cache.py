@@ -146,6 +146,8 @@ def function(
     """
     if compiler not in ("pytensor", "pymc"):
         raise ValueError(f"compiler must be 'pytensor' or 'pymc', got {compiler!r}")
+    if not isinstance(inputs, list | tuple):
+        raise TypeError(f"inputs must be a list or tuple, got {type(inputs).__name__}")
     compile_fn = _pymc_compile if compiler == "pymc" else pytensor.function
     if not _enabled or _NOT_CACHED & kwargs.keys():
         return compile_fn(inputs, outputs, **kwargs)

@@ -109,9 +109,12 @@ def test_the_cache_is_bounded(monkeypatch):
     assert compile_cache.info().size == 2
 
 
-def test_unknown_compiler_is_refused():
+def test_unknown_compiler_and_inputs_not_in_a_list_are_refused():
     with pytest.raises(ValueError, match="compiler must be"):
         compile_cache.function([], pt.constant(1.0), compiler="numba")
+    x = pt.dvector("x")
+    with pytest.raises(TypeError, match="inputs must be a list or tuple"):
+        compile_cache.function(x, x)
 
 
 @pytest.mark.filterwarnings("ignore:RandomVariable Ops will stop hiding")

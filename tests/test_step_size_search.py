@@ -87,6 +87,11 @@ def test_warm_dual_averaging_shrinks_towards_the_initial_step_size():
     assert warm.current(True) == pytest.approx(0.1)
 
 
+def test_dual_averaging_refuses_a_warm_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="warm must be True or False"):
+        dual_averaging(0.1, TARGET, warm="yes")
+
+
 # -- ShortRunHMC ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def normal_model():

@@ -69,6 +69,8 @@ def dual_averaging(
     >>> round(float(warm.current(True)), 3), round(float(adapt.current(True)) > 1.0)
     (0.127, 1)
     """
+    if not isinstance(warm, bool | np.bool_):
+        raise TypeError(f"warm must be True or False, got {warm!r}")
     cls = WarmDualAverageAdaptation if warm else DualAverageAdaptation
     return cls(
         step_size, target_accept, DUAL_AVERAGING_GAMMA, DUAL_AVERAGING_KAPPA, DUAL_AVERAGING_T0
